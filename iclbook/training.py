@@ -1,0 +1,121 @@
+"""The batched training engine: a whole family of models as one tensor program (chapter 5).
+
+Every model of a family (all sizes x all seeds) is trained on fresh prompts at every step.
+Because the family's loss is the *sum* of the per-model losses and Adam acts entry by entry,
+training the family at once gives each model exactly the updates it would get alone on the
+same data stream -- only faster.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .reproducibility import progress_enabled
+from .validation import check_nonnegative, check_positive_int
+
+__all__ = ["TrainingHistory", "train_family", "cosine_lr"]
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class TrainingHistory:
+    """What a run recorded: per-model training loss every ``log_every`` steps.
+
+    ``losses`` has shape ``(n_logs, *family_shape)``; ``steps`` the step of each row;
+    ``stopped_at`` the step at which every model met the target (or the last step).
+    """
+
+    steps: list[int] = field(default_factory=list)
+    losses: list[np.ndarray] = field(default_factory=list)
+    stopped_at: int = 0
+    seconds: float = 0.0
+    reached_target: bool | None = None
+
+    def loss_array(self) -> np.ndarray:
+        """Recorded losses stacked into one array, shape ``(n_logs, *family_shape)``."""
+        return np.stack(self.losses) if self.losses else np.empty((0,))
+
+
+def cosine_lr(step: int, steps: int, warmup: int = 0, floor: float = 0.01) -> float:
+    """Learning-rate multiplier: linear warm-up, then cosine decay to ``floor``."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    t = (step - warmup) / max(1, steps - warmup)
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def train_family(
+    model: nn.Module,
+    sample_batch: Callable[[torch.Generator], Batch],
+    *,
+    steps: int,
+    lr: float = 1e-2,
+    warmup: int = 0,
+    seed: int = 0,
+    log_every: int = 10,
+    target: Callable[[nn.Module], bool] | None = None,
+    check_every: int = 100,
+    progress: bool | None = None,
+    desc: str = "training",
+) -> TrainingHistory:
+    """Train every model of ``model`` with Adam on fresh batches from ``sample_batch``.
+
+    ``sample_batch(generator)`` returns ``(inputs, targets)``; ``model(inputs)`` must return
+    predictions of shape ``(*family_shape, B)`` and ``targets`` must broadcast to it.  The
+    loss of each model is its mean squared error; the family minimises their sum.
+    ``target(model)``, checked every ``check_every`` steps, stops the run early when it
+    returns True (e.g. every model within 1% of its closed-form optimum).  ``progress``
+    defaults to :func:`iclbook.reproducibility.progress_enabled`.
+    """
+    steps = check_positive_int("steps", steps)
+    log_every = check_positive_int("log_every", log_every)
+    check_every = check_positive_int("check_every", check_every)
+    lr = check_nonnegative("lr", lr)
+    gen = torch.Generator().manual_seed(int(seed))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_lr(s, steps, warmup))
+    history = TrainingHistory()
+    if progress is None:
+        progress = progress_enabled()
+    bar = _progress(steps, desc) if progress else None
+    start = time.perf_counter()
+    step = 0
+    for step in range(1, steps + 1):
+        inputs, targets = sample_batch(gen)
+        per_model = ((model(inputs) - targets) ** 2).mean(dim=-1)
+        opt.zero_grad(set_to_none=True)
+        per_model.sum().backward()
+        opt.step()
+        sched.step()
+        if step % log_every == 0 or step == 1:
+            history.steps.append(step)
+            history.losses.append(per_model.detach().cpu().numpy().copy())
+        if bar is not None:
+            bar.update(1)
+        if target is not None and step % check_every == 0 and target(model):
+            history.reached_target = True
+            break
+    else:
+        if target is not None:
+            history.reached_target = bool(target(model))
+    if bar is not None:
+        bar.close()
+    history.stopped_at = step
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def _progress(total: int, desc: str):  # pragma: no cover - display only
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, mininterval=0.5, leave=False, file=sys.stderr)
