@@ -3,6 +3,8 @@
 ``f_LSA(E) = E + W^PV E (E^T W^KQ E) / N``; the prediction is the bottom-right entry
 ``[f_LSA(E)]_{d+1, N+1}``.  Its part odd in the task is ``h^T M_eff x_q`` with
 ``M_eff = w22^PV W11^KQ + w21^PV (w21^KQ)^T`` (theory reference, section 2).
+The reduced predictor is one step of preconditioned gradient descent on the in-context
+least-squares loss (:func:`preconditioned_gd_step`, chapter 3).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ __all__ = [
     "reduced_predict",
     "effective_matrix",
     "optimal_lsa_weights",
+    "preconditioned_gd_step",
 ]
 
 
@@ -84,3 +87,31 @@ def optimal_lsa_weights(spectrum: np.ndarray, N: int, r: int, basis: np.ndarray 
     W_kq[:d, :d] = torch.as_tensor(c * M, dtype=dtype)
     W_pv[d, d] = 1.0 / c
     return W_pv, W_kq
+
+
+def preconditioned_gd_step(x: torch.Tensor, y: torch.Tensor, P: torch.Tensor,
+                           w0: torch.Tensor | None = None) -> torch.Tensor:
+    """One step of preconditioned gradient descent on the in-context loss (chapter 3).
+
+    The in-context least-squares loss is ``L(w) = (1/2N) sum_i (w^T x_i - y_i)^2`` with
+    gradient ``grad L(w) = (1/N) sum_i (w^T x_i - y_i) x_i``; one step with preconditioner
+    ``P`` gives ``w_1 = w_0 - P grad L(w_0)``.  From ``w_0 = 0`` (the default) this is
+    ``w_1 = P h`` with ``h = (1/N) sum_i y_i x_i``, so ``x_q^T w_1`` is the reduced predictor
+    ``x_q^T B h`` with ``P = B``.
+
+    Shapes: ``x`` (..., N, d), ``y`` (..., N), ``P`` (d, d) or (..., d, d), ``w0`` (..., d);
+    returns ``w_1`` of shape (..., d).
+    """
+    if x.ndim < 2 or y.shape != x.shape[:-1]:
+        raise ValueError(f"x must have shape (..., N, d) and y shape (..., N), got "
+                         f"x {tuple(x.shape)} and y {tuple(y.shape)}")
+    d = x.shape[-1]
+    if P.ndim < 2 or P.shape[-2:] != (d, d):
+        raise ValueError(f"P must have shape (..., {d}, {d}), got {tuple(P.shape)}")
+    if w0 is None:
+        w0 = torch.zeros_like(x[..., 0, :])
+    elif w0.shape[-1] != d:
+        raise ValueError(f"w0 must have shape (..., {d}), got {tuple(w0.shape)}")
+    residual = torch.einsum("...nd,...d->...n", x, w0) - y
+    grad = torch.einsum("...n,...nd->...d", residual, x) / x.shape[-2]
+    return w0 - torch.einsum("...ij,...j->...i", P, grad)
