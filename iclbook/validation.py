@@ -99,7 +99,8 @@ def check_covariance(name: str, value: np.ndarray) -> np.ndarray:
 def check_shape(name: str, value: np.ndarray, shape: tuple[int | None, ...]) -> np.ndarray:
     """Check that ``value`` has ``shape`` (``None`` matches any length) and return it."""
     arr = np.asarray(value)
-    ok = arr.ndim == len(shape) and all(s is None or s == a for s, a in zip(shape, arr.shape))
+    ok = arr.ndim == len(shape) and all(
+        s is None or s == a for s, a in zip(shape, arr.shape, strict=False))
     if not ok:
         want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
