@@ -10,6 +10,17 @@ Modules (one concept each):
 - :mod:`iclbook.linear_models` -- a batched family of rank-r linear-attention models.
 - :mod:`iclbook.training` -- the batched training engine.
 - :mod:`iclbook.monte_carlo` -- Monte Carlo estimates with standard errors.
+- :mod:`iclbook.linear_symbolic` -- SymPy derivation of Theorem A (chapter 4).
+- :mod:`iclbook.linear_training` -- train/evaluate rank-r families against Theorem A.
+- :mod:`iclbook.noise_theory` -- Theorem B details: thresholds, distraction cost.
+- :mod:`iclbook.parity_theory`, ``parity_data``, ``parity_models``, ``parity_symbolic``,
+  ``parity_training`` -- Setting 2, the book's own sparse-parity model (chapters 7-8).
+- :mod:`iclbook.softmax_transformer` -- a small standard softmax transformer (chapters 9-10).
+- :mod:`iclbook.icl_classification` -- the CPU-scale prior-vs-context task (chapter 10).
+- :mod:`iclbook.llm` -- the language-model harness (``python -m iclbook.llm``).
+- :mod:`iclbook.widgets` -- one explorer builder for live kernels and the static page.
+- :mod:`iclbook.check` -- self-checks for the exercises.
+- :mod:`iclbook.plots` -- figures (title, labels, legend).
 """
 
 from .reproducibility import setup
