@@ -3,6 +3,8 @@
 :func:`train_linear_family` trains every rank ``r`` in ``ranks`` for every seed as one batched
 program (:mod:`iclbook.training`), then compares each trained model with Theorem A through
 its held-out loss and its identifiable matrix ``M_eff`` (:func:`iclbook.lsa.effective_matrix`).
+Model ``(seed, r)`` draws its initial weights and its training prompts from streams that
+depend only on ``(seed, r)`` and ``seed``, so it is trained exactly as it would be alone.
 
 Plateaus: gradient training of ``W^KQ = P Q^T`` goes saddle to saddle, learning one
 eigen-direction at a time.  Two choices keep every run off the plateaus (chapter 5):
@@ -22,7 +24,7 @@ import torch
 
 from .linear_data import embed_prompts, sample_linear_prompts
 from .linear_models import LinearAttentionFamily
-from .linear_theory import optimal_loss, optimal_matrix
+from .linear_theory import _check_basis, feature_gains, optimal_loss, optimal_matrix
 from .lsa import reduced_predict
 from .training import TrainingHistory, train_family
 from .validation import (
@@ -32,17 +34,26 @@ from .validation import (
     check_spectrum,
 )
 
-__all__ = ["LinearFamilyResult", "train_linear_family", "evaluate_linear_family"]
+__all__ = ["LinearFamilyResult", "train_linear_family", "evaluate_linear_family",
+           "data_seed"]
+
+
+def data_seed(seed: int) -> int:
+    """The seed of the training-prompt stream of seed ``seed`` (shared by its models)."""
+    seed = check_int_range("seed", seed, 0, 2**63 - 1)
+    return int(np.random.SeedSequence([seed, 0]).generate_state(1)[0])
 
 
 @dataclass
 class LinearFamilyResult:
-    """A trained family and its comparison with Theorem A.
+    """A trained family and its comparison with Theorem A (chapter 5).
 
     Arrays indexed ``[seed_index, rank_index]``: ``heldout_loss`` (mean squared error of the
-    trained model on held-out prompts), ``reference_loss`` (Theorem A's optimum on the *same*
-    prompts), ``M_eff`` (``(d, d)`` each).  ``optimal_loss[k] = L*_{ranks[k]}`` and
-    ``M_star[k]`` are the closed forms.
+    trained model on ``n_heldout`` held-out prompts, the same prompts for every model),
+    ``heldout_se`` (its standard error), ``reference_loss`` (Theorem A's optimum on the *same*
+    prompts), ``paired_se`` (standard error of ``heldout_loss - reference_loss``), ``M_eff``
+    (``(d, d)`` each).  ``optimal_loss[k] = L*_{ranks[k]}`` and ``M_star[k]`` are the closed
+    forms; ``basis`` is the eigenbasis ``U`` of the inputs (None: the identity).
     """
 
     spectrum: np.ndarray
@@ -57,6 +68,9 @@ class LinearFamilyResult:
     M_eff: np.ndarray
     M_star: np.ndarray
     n_heldout: int
+    heldout_se: np.ndarray | None = None
+    paired_se: np.ndarray | None = None
+    basis: np.ndarray | None = None
 
     @property
     def loss_gap(self) -> np.ndarray:
@@ -73,6 +87,36 @@ class LinearFamilyResult:
         """``||M_eff - M*||_F / ||M*||_F`` for every model."""
         diff = np.linalg.norm(self.M_eff - self.M_star[None], axis=(-2, -1))
         return diff / np.linalg.norm(self.M_star, axis=(-2, -1))[None, :]
+
+    def kept_directions(self) -> np.ndarray:
+        """``g_i (U^T M_eff U)_{ii}`` for every model, shape ``(n_seeds, n_ranks, d)``.
+
+        Theorem A's optimum has ``1`` on the ``r`` kept eigen-directions and ``0`` elsewhere,
+        so this shows which hidden features each trained model uses.
+        """
+        u = _check_basis(self.basis, self.spectrum.size)
+        diag = np.einsum("ia,skij,ja->ska", u, self.M_eff, u)
+        return diag * feature_gains(self.spectrum, self.N)
+
+    def passes(self, loss_tol: float = 0.02, matrix_tol: float = 0.05) -> bool:
+        """Whether every model has ``|loss_gap| <= loss_tol`` and ``matrix_error <= matrix_tol``."""
+        loss_tol = check_nonnegative("loss_tol", loss_tol)
+        matrix_tol = check_nonnegative("matrix_tol", matrix_tol)
+        return bool(np.all(np.abs(self.loss_gap) <= loss_tol)
+                    and np.all(self.matrix_error <= matrix_tol))
+
+    def verdict(self, loss_tol: float = 0.02, matrix_tol: float = 0.05) -> str:
+        """One line: do all models meet both tolerances, and the worst value of each."""
+        ok = self.passes(loss_tol, matrix_tol)
+        n = self.loss_gap.size
+        gap = np.abs(self.loss_gap)
+        s_l, k_l = np.unravel_index(np.argmax(gap), gap.shape)
+        s_m, k_m = np.unravel_index(np.argmax(self.matrix_error), gap.shape)
+        return (f"all {n} models within {loss_tol:.0%} of L*_r and {matrix_tol:.0%} of M*: {ok}"
+                f" (worst loss gap {self.loss_gap[s_l, k_l]:+.2%} at r = {self.ranks[k_l]}, "
+                f"seed {self.seeds[s_l]}; worst M_eff error "
+                f"{self.matrix_error[s_m, k_m]:.2%} at r = {self.ranks[k_m]}, "
+                f"seed {self.seeds[s_m]})")
 
     def rows(self) -> list[dict[str, float]]:
         """One dict per model: rank, seed, L*_r, held-out loss, gaps and M_eff error."""
@@ -103,37 +147,55 @@ class LinearFamilyResult:
 def _losses_on_prompts(model: LinearAttentionFamily, spectrum: np.ndarray, N: int,
                        basis: np.ndarray | None, sigma: float, sigma_x: float,
                        n_prompts: int, seed: int, chunk: int = 20_000
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean squared error of every model and of Theorem A's optimum on the same prompts."""
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean squared error of every model and of Theorem A's optimum on the same prompts.
+
+    Every model sees the same ``n_prompts`` prompts.  Returns ``(loss, reference_loss,
+    loss_se, paired_se)``, each of shape ``(n_seeds, n_ranks)``.
+    """
     S, K = len(model.seeds), len(model.ranks)
     gen = torch.Generator().manual_seed(int(seed))
     M_star = torch.stack([torch.as_tensor(optimal_matrix(spectrum, N, r, basis),
                                           dtype=torch.float32) for r in model.ranks])
-    total = torch.zeros(S, K, dtype=torch.float64)
-    total_ref = torch.zeros(S, K, dtype=torch.float64)
+    sums = torch.zeros(4, S, K, dtype=torch.float64)   # sum e^2, sum ref^2, sum e^4, sum diff^2
     done = 0
     with torch.no_grad():
         while done < n_prompts:
             size = min(chunk, n_prompts - done)
-            p = sample_linear_prompts((S, size), N, spectrum, basis=basis, sigma=sigma,
+            p = sample_linear_prompts(size, N, spectrum, basis=basis, sigma=sigma,
                                       sigma_x=sigma_x, generator=gen)
-            pred = model(embed_prompts(p))
-            total += ((pred - p.y_query[:, None, :]) ** 2).double().sum(-1)
-            ref = reduced_predict(p.h[:, None], p.x_query[:, None], M_star[None, :, None])
-            total_ref += ((ref - p.y_query[:, None, :]) ** 2).double().sum(-1)
+            E = embed_prompts(p)
+            pred = model(E.expand(S, *E.shape))
+            err = ((pred - p.y_query) ** 2).double()                       # (S, K, B)
+            ref = reduced_predict(p.h[None], p.x_query[None], M_star[:, None])   # (K, B)
+            ref_err = ((ref - p.y_query) ** 2).double().expand_as(err)
+            sums[0] += err.sum(-1)
+            sums[1] += ref_err.sum(-1)
+            sums[2] += (err**2).sum(-1)
+            sums[3] += ((err - ref_err) ** 2).sum(-1)
             done += size
-    return (total / n_prompts).numpy(), (total_ref / n_prompts).numpy()
+    n = n_prompts
+    mean, ref_mean = sums[0] / n, sums[1] / n
+    var = (sums[2] / n - mean**2).clamp(min=0) * n / max(1, n - 1)
+    var_diff = (sums[3] / n - (mean - ref_mean) ** 2).clamp(min=0) * n / max(1, n - 1)
+    return (mean.numpy(), ref_mean.numpy(), (var / n).sqrt().numpy(),
+            (var_diff / n).sqrt().numpy())
 
 
 def evaluate_linear_family(model: LinearAttentionFamily, spectrum: Sequence[float] | np.ndarray,
                            N: int, *, basis: np.ndarray | None = None, sigma: float = 0.0,
-                           sigma_x: float = 0.0, n_prompts: int = 100_000, seed: int = 10_000
-                           ) -> np.ndarray:
+                           sigma_x: float = 0.0, n_prompts: int = 100_000, seed: int = 10_000,
+                           with_se: bool = False
+                           ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Held-out risk of every model of a trained family, shape ``(n_seeds, n_ranks)``.
 
     Test contexts may be noisy (label noise ``sigma``, input noise ``sigma_x``: Theorem B,
-    chapter 6); the query is clean.  Prompts are fresh (``seed`` differs from training).
+    chapter 6); the query is clean.  Prompts are fresh (``seed`` differs from training) and
+    the same for every model of the family.  With ``with_se=True`` returns
+    ``(risk, standard_error)``, the standard error of each Monte Carlo mean.
     """
+    if not isinstance(model, LinearAttentionFamily):
+        raise ValueError(f"model must be a LinearAttentionFamily, got {type(model).__name__}")
     lam = check_spectrum("spectrum", spectrum)
     N = check_positive_int("N", N)
     n_prompts = check_positive_int("n_prompts", n_prompts)
@@ -141,7 +203,9 @@ def evaluate_linear_family(model: LinearAttentionFamily, spectrum: Sequence[floa
     sigma_x = check_nonnegative("sigma_x", sigma_x)
     if model.d != lam.size:
         raise ValueError(f"spectrum has d = {lam.size} but the model has d = {model.d}")
-    return _losses_on_prompts(model, lam, N, basis, sigma, sigma_x, n_prompts, seed)[0]
+    basis = None if basis is None else _check_basis(basis, lam.size)
+    loss, _, se, _ = _losses_on_prompts(model, lam, N, basis, sigma, sigma_x, n_prompts, seed)
+    return (loss, se) if with_se else loss
 
 
 def train_linear_family(
@@ -154,47 +218,64 @@ def train_linear_family(
     steps: int = 1000,
     batch: int = 2000,
     lr: float = 1e-2,
+    lr_floor: float = 0.01,
     init_scale: float = 0.3,
+    init: str = "label",
     n_heldout: int = 400_000,
     target_gap: float | None = None,
     check_every: int = 100,
+    log_every: int = 10,
     progress: bool | None = None,
 ) -> LinearFamilyResult:
     """Train rank-``r`` linear attention for every ``r`` in ``ranks`` and every seed (chapter 5).
 
-    Every step draws ``batch`` fresh prompts per seed; the models of one seed share them.
+    The inputs have covariance ``U diag(spectrum) U^T`` (``U = basis``, default identity).
+    Model ``(seed, r)`` starts from weights seeded by :func:`iclbook.linear_models.model_seed`
+    (``init``, ``init_scale``: see :class:`LinearAttentionFamily`); every step draws ``batch``
+    fresh prompts per seed from the stream :func:`data_seed` ``(seed)``, shared by the models of
+    that seed.  Adam with learning rate ``lr`` and cosine decay to ``lr_floor * lr``
+    (:func:`iclbook.training.train_family`); the history logs the mean training loss of
+    every ``log_every`` steps.
     With ``target_gap`` (e.g. ``0.01``) training stops once every model's loss is within that
     relative gap of Theorem A's optimum on 20 000 check prompts (paired comparison).
-    Returns the family evaluated on ``n_heldout`` held-out prompts per seed.
+    Returns the family evaluated on ``n_heldout`` held-out prompts (the same for every model).
     """
     lam = check_spectrum("spectrum", spectrum)
     N = check_positive_int("N", N)
     d = lam.size
     ranks = list(range(1, d + 1)) if ranks is None else [check_int_range("ranks", r, 1, d)
                                                          for r in ranks]
-    seeds = [int(s) for s in seeds]
+    if not ranks:
+        raise ValueError(f"ranks must be None or a non-empty sequence of integers in 1..{d}")
+    seeds = [check_int_range("seeds", s, 0, 2**63 - 1) for s in seeds]
     if not seeds:
-        raise ValueError("seeds must be non-empty")
+        raise ValueError("seeds must be a non-empty sequence of integers >= 0")
     batch = check_positive_int("batch", batch)
     n_heldout = check_positive_int("n_heldout", n_heldout)
-    model = LinearAttentionFamily(d, ranks, seeds, init_scale=init_scale)
+    basis = None if basis is None else _check_basis(basis, d)
+    model = LinearAttentionFamily(d, ranks, seeds, init_scale=init_scale, init=init)
+    streams = [torch.Generator().manual_seed(data_seed(s)) for s in seeds]
 
-    def sample(gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        p = sample_linear_prompts((len(seeds), batch), N, lam, basis=basis, generator=gen)
-        return embed_prompts(p), p.y_query[:, None, :]
+    def sample(_: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        # One stream per seed, so that a model's data do not depend on the other seeds.
+        ps = [sample_linear_prompts(batch, N, lam, basis=basis, generator=g) for g in streams]
+        E = torch.stack([embed_prompts(p) for p in ps])
+        return E, torch.stack([p.y_query for p in ps])[:, None, :]
 
     target = None
     if target_gap is not None:
         gap = check_nonnegative("target_gap", target_gap)
 
         def target(m: torch.nn.Module) -> bool:
-            loss, ref = _losses_on_prompts(model, lam, N, basis, 0.0, 0.0, 20_000, 99_999)
+            loss, ref, _, _ = _losses_on_prompts(model, lam, N, basis, 0.0, 0.0, 20_000, 99_999)
             return bool(np.all(loss / ref - 1 <= gap))
 
-    history = train_family(model, sample, steps=steps, lr=lr, seed=seeds[0] + 1_000_003,
-                           target=target, check_every=check_every, progress=progress,
+    history = train_family(model, sample, steps=steps, lr=lr, lr_floor=lr_floor, seed=0,
+                           target=target, check_every=check_every, log_every=log_every,
+                           log_mean=True, progress=progress,
                            desc=f"{len(seeds) * len(ranks)} linear-attention models")
-    heldout, ref = _losses_on_prompts(model, lam, N, basis, 0.0, 0.0, n_heldout, 10_000)
+    heldout, ref, se, paired_se = _losses_on_prompts(model, lam, N, basis, 0.0, 0.0, n_heldout,
+                                                     10_000)
     with torch.no_grad():
         M_eff = model.effective_matrices().double().numpy()
     return LinearFamilyResult(
@@ -202,5 +283,5 @@ def train_linear_family(
         heldout_loss=heldout, reference_loss=ref,
         optimal_loss=np.array([optimal_loss(lam, N, r) for r in ranks]),
         M_eff=M_eff, M_star=np.stack([optimal_matrix(lam, N, r, basis) for r in ranks]),
-        n_heldout=n_heldout,
+        n_heldout=n_heldout, heldout_se=se, paired_se=paired_se, basis=basis,
     )
