@@ -1,0 +1,322 @@
+"""Closed forms of Setting 2: in-context sparse parity with a two-layer m-head model.
+
+**Book's own model** (chapter 7): the paper's abstract describes parity classification with
+two-layer multi-head attention; its exact data model, architecture and loss were not
+available, so the book builds its own model in the same spirit, with every step in closed
+form (see "Notes on fidelity").
+
+Notation (chapters 7-8): ``d = 2K`` hidden bits ``phi`` uniform on ``{+-1}^d``; the feature
+vector ``chi(phi)`` lists the ``D = d(d-1)/2`` pair products ``phi_a phi_b`` (``a < b``,
+lexicographic order); task ``tau`` (0-based here, ``tau = 0..K-1``) is the parity of the
+hidden pair ``(2 tau, 2 tau + 1)`` and is drawn with probability ``p_tau``
+(``p_0 >= p_1 >= ...``, the importance).  The ``m``-head model predicts in kernel form
+``y_hat = c^T A chi_q`` with ``c = (1/N) sum_i y_i chi_i`` and ``rank A <= m``.
+
+* :func:`pair_list`, :func:`task_pair_indices` -- coordinates of ``chi``.
+* :func:`head_gains` -- ``h_tau = p_tau + (1 - p_tau)/N``.
+* :func:`optimal_head_weights` -- ``a*_tau = p_tau / h_tau`` (Theorem P1).
+* :func:`optimal_kernel` -- Theorem P1's ``A*`` (top-``m`` task pairs).
+* :func:`optimal_loss`, :func:`optimal_loss_curve` -- ``L*_m = 1 - sum_{tau<m} p_tau^2/h_tau``.
+* :func:`noise_factor` -- ``kappa = (1 - 2 eta)(1 - 2 rho)^2`` (Theorem P2).
+* :func:`noisy_loss` -- Theorem P2, the loss of ``A*`` on a noisy context.
+* :func:`kernel_loss` -- population loss of *any* ``A`` (clean or noisy context).
+* :func:`sign_accuracy` -- exact sign accuracy of ``A*`` (chapter 8; a finite sum).
+* :func:`best_head_count` -- the loss-minimising number of heads under noise.
+* :func:`importance_profile` -- a geometric profile ``p_tau ~ exp(-beta tau)`` (widgets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .validation import (
+    check_int_range,
+    check_nonnegative,
+    check_positive_int,
+    check_probability,
+)
+
+__all__ = [
+    "check_importance",
+    "check_hidden_dim",
+    "pair_list",
+    "pair_index",
+    "task_pair_indices",
+    "head_gains",
+    "optimal_head_weights",
+    "optimal_kernel",
+    "optimal_loss",
+    "optimal_loss_curve",
+    "noise_factor",
+    "noisy_loss",
+    "noisy_loss_curve",
+    "kernel_loss",
+    "sign_accuracy",
+    "best_head_count",
+    "importance_profile",
+]
+
+ArrayLike = Sequence[float] | np.ndarray
+
+#: Largest number of points :func:`sign_accuracy` enumerates before refusing.
+MAX_SUPPORT = 20_000_000
+
+
+def check_importance(name: str, value: ArrayLike) -> np.ndarray:
+    """Return a task-importance profile ``p`` as a 1-D float array.
+
+    ``p`` must be a probability vector (entries ``>= 0``, sum 1 within ``1e-9``) sorted in
+    non-increasing order ``p_0 >= p_1 >= ...`` (task 0 is the most important); otherwise
+    ``ValueError`` names the argument and the rule broken.
+    """
+    p = np.asarray(value, dtype=float)
+    if p.ndim != 1 or p.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D probability vector, got shape "
+                         f"{p.shape}")
+    if not np.all(np.isfinite(p)) or np.any(p < 0):
+        raise ValueError(f"{name} must have finite entries >= 0, got {p.tolist()}")
+    if abs(p.sum() - 1.0) > 1e-9:
+        raise ValueError(f"{name} must sum to 1 (a probability vector), got sum {p.sum():.6g}")
+    if np.any(np.diff(p) > 0):
+        raise ValueError(f"{name} must be sorted in non-increasing order "
+                         f"(p_1 >= p_2 >= ...), got {p.tolist()}")
+    return p
+
+
+def check_hidden_dim(name: str, value: object) -> int:
+    """Return ``d`` if it is an even integer ``>= 2`` (``d = 2K`` hidden bits), else raise."""
+    d = check_positive_int(name, value)
+    if d < 2 or d % 2:
+        raise ValueError(f"{name} must be an even integer >= 2 (d = 2K hidden bits), got {d}")
+    return d
+
+
+def _check_m(m: object, K: int) -> int:
+    return check_int_range("m", m, 1, K)
+
+
+def _check_flips(eta: float, rho: float) -> tuple[float, float]:
+    return check_probability("eta", eta, high=0.5), check_probability("rho", rho, high=0.5)
+
+
+def pair_list(d: int) -> list[tuple[int, int]]:
+    """The ``D = d(d-1)/2`` hidden pairs ``(a, b)``, ``a < b``, in lexicographic order.
+
+    Entry ``k`` of the feature vector ``chi`` is ``phi_a phi_b`` for the ``k``-th pair.
+    """
+    d = check_hidden_dim("d", d)
+    return [(a, b) for a in range(d) for b in range(a + 1, d)]
+
+
+def pair_index(d: int, a: int, b: int) -> int:
+    """Position of the pair ``{a, b}`` (``a != b``) in :func:`pair_list`."""
+    d = check_hidden_dim("d", d)
+    a, b = check_int_range("a", a, 0, d - 1), check_int_range("b", b, 0, d - 1)
+    if a == b:
+        raise ValueError(f"a and b must differ, got a = b = {a}")
+    a, b = min(a, b), max(a, b)
+    return a * d - a * (a + 1) // 2 + (b - a - 1)
+
+
+def task_pair_indices(d: int) -> np.ndarray:
+    """Positions in ``chi`` of the ``K = d/2`` task pairs ``(0,1), (2,3), ...``, in task order."""
+    d = check_hidden_dim("d", d)
+    return np.array([pair_index(d, 2 * t, 2 * t + 1) for t in range(d // 2)])
+
+
+def head_gains(p: ArrayLike, N: int) -> np.ndarray:
+    """``h_tau = p_tau + (1 - p_tau)/N``: the diagonal of ``H = (1 - 1/N) P + I/N`` (Thm P1)."""
+    p = check_importance("p", p)
+    N = check_positive_int("N", N)
+    return p + (1 - p) / N
+
+
+def optimal_head_weights(p: ArrayLike, N: int) -> np.ndarray:
+    """``a*_tau = p_tau / h_tau`` for every task (Theorem P1, chapter 7)."""
+    p = check_importance("p", p)
+    return p / head_gains(p, N)
+
+
+def optimal_kernel(p: ArrayLike, N: int, m: int) -> np.ndarray:
+    """Theorem P1's ``A*`` (``D x D``): ``a*_tau`` on the ``m`` most important task pairs.
+
+    ``m`` must lie in ``1..K``.  ``A* = sum_{tau < m} a*_tau e_tau e_tau^T`` in the pair
+    coordinates of :func:`pair_list`; it is realised by ``m`` heads, head ``j`` reading pair ``j``.
+    """
+    p = check_importance("p", p)
+    K = p.size
+    m = _check_m(m, K)
+    d = 2 * K
+    D = d * (d - 1) // 2
+    A = np.zeros((D, D))
+    idx = task_pair_indices(d)[:m]
+    A[idx, idx] = optimal_head_weights(p, N)[:m]
+    return A
+
+
+def optimal_loss_curve(p: ArrayLike, N: int) -> np.ndarray:
+    """``[L*_0, L*_1, ..., L*_K]`` with ``L*_0 = 1`` (the zero predictor), Theorem P1.
+
+    Gradient training passes near these values when heads are learned one at a time.
+    """
+    p = check_importance("p", p)
+    h = head_gains(p, N)
+    return 1.0 - np.concatenate([[0.0], np.cumsum(p**2 / h)])
+
+
+def optimal_loss(p: ArrayLike, N: int, m: int) -> float:
+    """Theorem P1: ``L*_m = 1 - sum_{tau < m} p_tau^2 / h_tau``, ``m`` in ``1..K``."""
+    p = check_importance("p", p)
+    m = _check_m(m, p.size)
+    return float(optimal_loss_curve(p, N)[m])
+
+
+def noise_factor(eta: float = 0.0, rho: float = 0.0) -> float:
+    """``kappa = (1 - 2 eta)(1 - 2 rho)^2``: attenuation of ``E[c]`` by context noise (Thm P2).
+
+    ``eta``: probability that a context label is flipped; ``rho``: probability that each
+    hidden bit of a context input is flipped (both in ``[0, 1/2]``).
+    """
+    eta, rho = _check_flips(eta, rho)
+    return (1 - 2 * eta) * (1 - 2 * rho) ** 2
+
+
+def noisy_loss_curve(p: ArrayLike, N: int, eta: float = 0.0, rho: float = 0.0) -> np.ndarray:
+    """Theorem P2 for every ``m``: ``[L_0(kappa), L_1(kappa), ..., L_K(kappa)]``, ``L_0 = 1``.
+
+    ``L_m(kappa) = 1 - P_m + sum_{tau < m} [p_tau (1 - a*_tau kappa)^2
+    + (a*_tau)^2 (1 - p_tau kappa^2)/N]`` with ``P_m = sum_{tau < m} p_tau``.
+    """
+    p = check_importance("p", p)
+    N = check_positive_int("N", N)
+    kappa = noise_factor(eta, rho)
+    a = optimal_head_weights(p, N)
+    term = p * (1 - a * kappa) ** 2 + a**2 * (1 - p * kappa**2) / N - p
+    return 1.0 + np.concatenate([[0.0], np.cumsum(term)])
+
+
+def noisy_loss(p: ArrayLike, N: int, m: int, eta: float = 0.0, rho: float = 0.0) -> float:
+    """Theorem P2: loss of the clean-trained ``m``-head optimum on a noisy test context.
+
+    Context labels flipped with probability ``eta``, hidden bits of context inputs flipped
+    with probability ``rho``; the query is clean.  Equals :func:`optimal_loss` at
+    ``eta = rho = 0`` (chapter 8).
+    """
+    p = check_importance("p", p)
+    m = _check_m(m, p.size)
+    return float(noisy_loss_curve(p, N, eta, rho)[m])
+
+
+def kernel_loss(A: np.ndarray, p: ArrayLike, N: int, eta: float = 0.0,
+                rho: float = 0.0) -> np.ndarray | float:
+    """Population loss of the kernel predictor ``c^T A chi_q`` for any ``A`` (chapters 7-8).
+
+    ``L(A) = tr(A^T H_kappa A) - 2 kappa tr(A P) + 1`` with
+    ``H_kappa = (1 - 1/N) kappa^2 P + I/N``, ``P = diag(p)`` on the task pairs.  For a
+    symmetric ``A`` (every ``m``-head model) ``tr(A^T H A) = tr(A^T A H)``, theory.md's form.
+    ``A`` may carry leading batch dimensions ``(..., D, D)``; the result then has shape
+    ``(...)``.
+    """
+    p = check_importance("p", p)
+    N = check_positive_int("N", N)
+    kappa = noise_factor(eta, rho)
+    d = 2 * p.size
+    D = d * (d - 1) // 2
+    A = np.asarray(A, dtype=float)
+    if A.ndim < 2 or A.shape[-2:] != (D, D):
+        raise ValueError(f"A must have shape (..., {D}, {D}) for K = {p.size} tasks, "
+                         f"got {A.shape}")
+    hdiag = np.full(D, 1.0 / N)
+    pdiag = np.zeros(D)
+    idx = task_pair_indices(d)
+    hdiag[idx] += (1 - 1 / N) * kappa**2 * p
+    pdiag[idx] = p
+    quad = np.einsum("...ij,i,...ij->...", A, hdiag, A)
+    lin = np.einsum("...ii,i->...", A, pdiag)
+    out = quad - 2 * kappa * lin + 1.0
+    return float(out) if out.ndim == 0 else out
+
+
+def _signed_binomial(N: int, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """Support and probabilities of ``Z = sum_{i<N} u_i``, ``u_i = +1`` with probability ``q``."""
+    from math import comb
+
+    k = np.arange(N + 1)
+    probs = np.array([comb(N, int(j)) * q**j * (1 - q) ** (N - j) for j in k])
+    return (2 * k - N).astype(float), probs
+
+
+def _convolve(values: np.ndarray, probs: np.ndarray, weight: float, z: np.ndarray,
+              pz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distribution of ``S + weight * Z`` (``S``, ``Z`` independent), equal values merged."""
+    if values.size * z.size > MAX_SUPPORT:
+        raise ValueError("sign_accuracy: the exact enumeration is too large for these K and N; "
+                         "estimate the accuracy by Monte Carlo instead")
+    v = (values[:, None] + weight * z[None, :]).ravel()
+    w = (probs[:, None] * pz[None, :]).ravel()
+    keys = np.round(v, 10)
+    uniq, inv = np.unique(keys, return_inverse=True)
+    return uniq, np.bincount(inv.ravel(), weights=w)
+
+
+def _positive_mass(values: np.ndarray, probs: np.ndarray, weight: float, z: np.ndarray,
+                   pz: np.ndarray, tol: float) -> float:
+    """``P(S + weight Z > 0) + P(S + weight Z = 0) / 2`` for sorted ``values`` of ``S``."""
+    cdf = np.concatenate([[0.0], np.cumsum(probs)])
+    total = 0.0
+    for zk, pk in zip(z, pz, strict=True):
+        cut = -weight * zk
+        lo = np.searchsorted(values, cut - tol, side="left")
+        hi = np.searchsorted(values, cut + tol, side="right")
+        above = cdf[-1] - cdf[hi]
+        tie = cdf[hi] - cdf[lo]
+        total += pk * (above + 0.5 * tie)
+    return float(total)
+
+
+def sign_accuracy(p: ArrayLike, N: int, m: int, eta: float = 0.0, rho: float = 0.0) -> float:
+    """Exact sign accuracy ``P(sign(y_hat) = y_q)`` of Theorem P1's ``m``-head optimum.
+
+    A tie ``y_hat = 0`` counts one half (a fair coin breaks it).  Chapter 8 derives the
+    finite sum: for a covered task ``tau < m``, ``N y_hat y_q = a*_tau Z_0 + sum_{s<m, s!=tau}
+    a*_s Z_s`` with independent ``Z_0 = sum of N signs of mean kappa`` and
+    ``Z_s = sum of N fair signs``; for an uncovered task the prediction is independent of
+    ``y_q`` and the accuracy is exactly 1/2.  The distributions are enumerated exactly
+    (about ``(N+1)^(m-1)`` points per task).
+    """
+    p = check_importance("p", p)
+    N = check_positive_int("N", N)
+    m = _check_m(m, p.size)
+    kappa = noise_factor(eta, rho)
+    a = optimal_head_weights(p, N)[:m]
+    z_fair, p_fair = _signed_binomial(N, 0.5)
+    z_sig, p_sig = _signed_binomial(N, (1 + kappa) / 2)
+    acc = 0.5 * float(p[m:].sum())
+    tol = 1e-9 * float(a.max()) * N
+    for t in range(m):
+        others = [s for s in range(m) if s != t]
+        values, probs = np.zeros(1), np.ones(1)
+        for s in others:
+            values, probs = _convolve(values, probs, float(a[s]), z_fair, p_fair)
+        acc += float(p[t]) * _positive_mass(values, probs, float(a[t]), z_sig, p_sig, tol)
+    return float(acc)
+
+
+def importance_profile(K: int, beta: float) -> np.ndarray:
+    """A geometric importance profile ``p_tau proportional to exp(-beta (tau - 1))`` (chapter 8).
+
+    ``beta = 0`` gives equal importances; larger ``beta`` gives a steeper profile with clear
+    gaps.  ``K >= 1`` tasks, ``beta >= 0``.
+    """
+    K = check_positive_int("K", K)
+    beta = check_nonnegative("beta", beta)
+    w = np.exp(-beta * np.arange(K))
+    return w / w.sum()
+
+
+def best_head_count(p: ArrayLike, N: int, eta: float = 0.0, rho: float = 0.0) -> int:
+    """The head count ``m`` in ``1..K`` with the smallest Theorem-P2 loss (ties: smaller ``m``)."""
+    curve = noisy_loss_curve(p, N, eta, rho)[1:]
+    return int(np.argmin(curve)) + 1
