@@ -1,0 +1,153 @@
+"""Graded assignments (assignments/, made by scripts/make_assignments.py from the chapters).
+
+What must hold: the committed files are exactly what the generator makes; every instructor
+solution passes its autograder tests; every stripped student stub fails them (so no test is
+vacuous); the nbgrader markup is well formed; the chapters' exercise markup is consistent
+(stub cells match the stripped solutions, self-check cells show "correct" in the chapter).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("make_assignments",
+                                               ROOT / "scripts" / "make_assignments.py")
+ma = importlib.util.module_from_spec(_spec)
+sys.modules["make_assignments"] = ma
+_spec.loader.exec_module(ma)
+
+NAMES = [name for name, _, _ in ma.PARTS]
+CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _source(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / "assignments" / "source" / name / f"{name}.ipynb", 4)
+
+
+def _release(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / "assignments" / "release" / name / f"{name}.ipynb", 4)
+
+
+def _execute(nb: nbformat.NotebookNode, allow_errors: bool) -> nbformat.NotebookNode:
+    os.environ.setdefault("ICLBOOK_PROGRESS", "0")
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=allow_errors,
+                            resources={"metadata": {"path": str(ROOT)}})
+    client.execute()
+    return nb
+
+
+def _errors(cell: nbformat.NotebookNode) -> list[str]:
+    return [o["ename"] for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def test_committed_assignments_match_the_generator():
+    files = ma.generate()
+    stale = [str(p.relative_to(ROOT)) for p, text in files.items()
+             if not p.exists() or p.read_text(encoding="utf-8") != text]
+    assert not stale, f"regenerate with `python scripts/make_assignments.py`: {stale}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_nbgrader_markup_is_well_formed(name):
+    src, rel = _source(name), _release(name)
+    assert len(src.cells) == len(rel.cells)
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in src.cells]
+    assert len(ids) == len(set(ids)), "grade_id must be unique"
+    assert [c.id for c in src.cells] == ids
+    for s, r in zip(src.cells, rel.cells, strict=True):
+        meta = s.metadata["nbgrader"]
+        assert meta["schema_version"] == 3
+        assert set(meta) >= {"grade", "solution", "locked", "grade_id", "task"}
+        assert (meta["points"] > 0) if meta["grade"] else ("points" not in meta)
+        assert r.metadata["nbgrader"] == meta
+        assert ma.BEGIN not in r.source and ma.END not in r.source
+        if meta["solution"]:
+            assert ma.BEGIN in s.source and ma.END in s.source
+            stub = ma.CODE_STUB if s.cell_type == "code" else ma.TEXT_STUB
+            assert all(line.strip() in r.source for line in stub.split("\n"))
+            assert r.metadata["deletable"] is False and "editable" not in r.metadata
+        else:
+            assert s.source == r.source
+            assert r.metadata["deletable"] is False and r.metadata["editable"] is False
+        if meta["grade"] and s.cell_type == "code":
+            assert meta["locked"] and "assert result" in s.source
+        if s.cell_type == "code":
+            assert not s.outputs and not r.outputs
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_exercise_markup(path):
+    chapter = ma.parse_chapter(path)
+    nb = nbformat.read(path, 4)
+    if ma.exercise_section(nb):
+        assert len(chapter.exercises) >= 3, "every chapter ends with at least 3 exercises"
+    for ex in chapter.exercises:
+        for stub in ex.stub_cells:
+            assert ex.solution_cells, f"{ex.label}: a stub without a solution cell"
+            assert stub.source == ma.expected_stub(ex.solution_cells[0].source), ex.label
+        for c in ex.check_cells:
+            ma.test_source(c.source)  # ends with a check call
+            shown = "".join(str(o.get("data", {}).get("text/plain", o.get("text", "")))
+                            for o in c.get("outputs", []))
+            assert shown.startswith("✓"), f"{ex.label}: the chapter's self-check says {shown!r}"
+        if ex.check_cells:
+            assert ex.solution_cells, f"{ex.label}: a self-check without a solution cell"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_instructor_solutions_pass_every_test(name):
+    nb = _execute(_source(name), allow_errors=False)  # raises on the first failing cell
+    tests = [c for c in nb.cells if c.metadata["nbgrader"]["grade"] and c.cell_type == "code"]
+    for c in tests:
+        assert "✓" in "".join(o.get("text", "") for o in c.outputs)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_student_stubs_fail_every_test(name):
+    nb = _execute(_release(name), allow_errors=True)
+    tests = [c for c in nb.cells if c.metadata["nbgrader"]["grade"] and c.cell_type == "code"]
+    for c in tests:
+        errs = _errors(c)
+        assert errs and errs[0] in ("AssertionError", "NameError"), \
+            (c.metadata["nbgrader"]["grade_id"], errs)
+    locked = [c for c in nb.cells if c.cell_type == "code"
+              and not c.metadata["nbgrader"]["solution"] and not c.metadata["nbgrader"]["grade"]]
+    for c in locked:
+        assert not _errors(c), c.source  # set-up cells run on a fresh release
+
+
+def test_strip_solutions_follows_nbgrader():
+    src = "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\nprint(1)"
+    out, replaced = ma.strip_solutions(src, "code")
+    assert replaced
+    assert out == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()\nprint(1)"
+    assert ma.strip_solutions("text", "markdown") == ("text", False)
+    with pytest.raises(RuntimeError):
+        ma.strip_solutions("### BEGIN SOLUTION\nx = 1", "code")
+    assert ma.expected_stub("a = None\n### BEGIN SOLUTION\na = 1\n### END SOLUTION") == \
+        "a = None\n# YOUR CODE HERE"
+
+
+def test_test_cells_assert_the_check():
+    out = ma.test_source("x = 1\ncheck.noise_threshold(\n    x)")
+    assert out.splitlines()[-1] == "assert result, result.message"
+    assert "result = check.noise_threshold(\n    x)" in out and "x = 1" in out
+    with pytest.raises(ValueError):
+        ma.test_source("x = check.noise_threshold(1)")
+
+
+def test_plain_markdown_replaces_roles():
+    bib = {"shi2024why": "Shi et al. (2024)"}
+    text = ma.plain_markdown("{cite:t}`shi2024why` and {cite}`shi2024why`; {ref}`fidelity`; "
+                             "{prf:ref}`lem-x`; {ref}`the text <lab>`", bib,
+                             {"lem-x": "Lemma (X) of chapter 3"})
+    assert text == ("Shi et al. (2024) and (Shi et al., 2024); the book's “Notes on fidelity”; "
+                    "Lemma (X) of chapter 3; the text")
