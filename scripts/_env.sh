@@ -22,3 +22,6 @@ export PATH="$ROOT/.venv/bin:$PATH"
 # Progress bars off: the book and the tests are not watched, and bars carry timings.
 export ICLBOOK_PROGRESS=0
 export PYTHONHASHSEED=0
+# Chapters show figures through the notebook's inline backend; an inherited MPLBACKEND (Agg)
+# would make every plt.show() display nothing and every figure cell fail nbval.
+unset MPLBACKEND
