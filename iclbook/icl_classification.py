@@ -152,38 +152,55 @@ def context_rule(p: ClassificationPrompts) -> torch.Tensor:
     return _sign(torch.einsum("bd,bd->b", h, p.x_query))
 
 
-def train_models(sizes: Sequence[ModelSize], seeds: Sequence[int], *, N: int = 16, d: int = 8,
-                 alpha: float = 1.0, beta: float = 1.0, p_reverse: float = 0.2,
-                 steps: int = 600, batch: int = 128, lr: float = 3e-3, warmup: int = 50,
-                 progress: bool | None = None,
-                 ) -> tuple[dict[tuple[int, int], SoftmaxICLTransformer], float]:
-    """Pretrain one :class:`SoftmaxICLTransformer` per (size, seed) on clean prompts.
-
-    Model ``(i, seed)`` is ``sizes[i]`` initialised with ``seed`` and trained on the prompt
-    stream of ``seed`` (the same data for every size: sizes are compared on equal terms).
-    Returns the models and the wall time in seconds.
-    """
-    if not sizes or not seeds:
-        raise ValueError("sizes and seeds must each hold at least one entry")
-    steps = check_positive_int("steps", steps)
-    batch = check_positive_int("batch", batch)
-    sample_prompts(1, N, d, alpha=alpha, beta=beta, p_reverse=p_reverse)  # validates
-
+def _train_one(size: ModelSize, seed: int, N: int, d: int, alpha: float, beta: float,
+               p_reverse: float, steps: int, batch: int, lr: float, warmup: int
+               ) -> dict[str, torch.Tensor]:
+    """Train model ``(size, seed)``; returns its ``state_dict`` (a job of ``run_jobs``)."""
     def sampler(gen: torch.Generator):
         p = sample_prompts(batch, N, d, alpha=alpha, beta=beta, p_reverse=p_reverse,
                            generator=gen)
         return (p.x, p.y, p.x_query), p.y_query
 
-    models = {}
+    m = SoftmaxICLTransformer(d, n_layers=size.n_layers, n_heads=size.n_heads,
+                              width=size.width, seed=seed)
+    train_in_context(m, sampler, steps=steps, lr=lr, warmup=warmup, seed=seed,
+                     log_every=steps, progress=False, threads=None)
+    return m.state_dict()
+
+
+def train_models(sizes: Sequence[ModelSize], seeds: Sequence[int], *, N: int = 16, d: int = 8,
+                 alpha: float = 1.0, beta: float = 1.0, p_reverse: float = 0.2,
+                 steps: int = 600, batch: int = 128, lr: float = 3e-3, warmup: int = 50,
+                 workers: int | None = None, progress: bool | None = None,
+                 ) -> tuple[dict[tuple[int, int], SoftmaxICLTransformer], float]:
+    """Pretrain one :class:`SoftmaxICLTransformer` per (size, seed) on clean prompts.
+
+    Model ``(i, seed)`` is ``sizes[i]`` initialised with ``seed`` and trained on the prompt
+    stream of ``seed`` (the same data for every size: sizes are compared on equal terms).
+    The models are independent and train side by side on ``workers`` cores
+    (:func:`iclbook.parallel.run_jobs`, default one per core; the same weights for any
+    number of workers).  Returns the models (in ``eval`` mode) and the wall time in seconds.
+    """
+    from .parallel import run_jobs
+
+    if not sizes or not seeds:
+        raise ValueError("sizes and seeds must each hold at least one entry")
+    steps = check_positive_int("steps", steps)
+    batch = check_positive_int("batch", batch)
+    sample_prompts(1, N, d, alpha=alpha, beta=beta, p_reverse=p_reverse)  # validates
+    keys = [(i, int(seed)) for i in range(len(sizes)) for seed in seeds]
+    jobs = [(sizes[i], seed, N, d, alpha, beta, p_reverse, steps, batch, lr, warmup)
+            for i, seed in keys]
     start = time.perf_counter()
-    for i, size in enumerate(sizes):
-        for seed in seeds:
-            m = SoftmaxICLTransformer(d, n_layers=size.n_layers, n_heads=size.n_heads,
-                                      width=size.width, seed=int(seed))
-            train_in_context(m, sampler, steps=steps, lr=lr, warmup=warmup, seed=int(seed),
-                             log_every=steps, progress=progress,
-                             desc=f"{size.label} seed {seed}")
-            models[(i, int(seed))] = m
+    states = run_jobs(_train_one, jobs, workers=workers, progress=progress,
+                      desc=f"{len(jobs)} transformers")
+    models = {}
+    for (i, seed), state in zip(keys, states, strict=True):
+        size = sizes[i]
+        m = SoftmaxICLTransformer(d, n_layers=size.n_layers, n_heads=size.n_heads,
+                                  width=size.width, seed=seed)
+        m.load_state_dict(state)
+        models[(i, seed)] = m.eval()
     return models, time.perf_counter() - start
 
 
@@ -338,7 +355,7 @@ FULL_CONFIG: dict[str, Any] = {
 }
 
 
-def run_demo(config: dict[str, Any] | None = None, *,
+def run_demo(config: dict[str, Any] | None = None, *, workers: int | None = None,
              progress: bool | None = None) -> dict[str, Any]:
     """Train the family of ``config`` and sweep flips and input noise (chapter 10).
 
@@ -357,7 +374,8 @@ def run_demo(config: dict[str, Any] | None = None, *,
     data = {k: cfg[k] for k in ("N", "d", "alpha", "beta")}
     models, seconds = train_models(sizes, cfg["seeds"], p_reverse=cfg["p_reverse"],
                                    steps=cfg["steps"], batch=cfg["batch"], lr=cfg["lr"],
-                                   warmup=cfg["warmup"], progress=progress, **data)
+                                   warmup=cfg["warmup"], workers=workers, progress=progress,
+                                   **data)
     named = {(sizes[i].label, s): m for (i, s), m in models.items()}
     refs = {("prior rule", 0): lambda x, y, xq: _sign(xq[:, 0]),
             ("context rule", 0): lambda x, y, xq: _sign(

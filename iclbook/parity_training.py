@@ -16,6 +16,7 @@ and an O(1) random ``W_j``; with Adam every head count then reaches its optimum.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -383,6 +384,34 @@ class SoftmaxParityResult:
         return "\n".join(lines)
 
 
+def _softmax_parity_job(pv: np.ndarray, N: int, h: int, w: int, seed: int, n_layers: int,
+                        dictionary: np.ndarray | None, noise: list[tuple[float, float]],
+                        steps: int, batch: int, lr: float, warmup: int, n_eval: int
+                        ) -> tuple[int, TrainingHistory, np.ndarray]:
+    """Train one softmax transformer ``(h heads, width w, seed)`` and evaluate it under every
+    ``noise`` condition; returns ``(n_parameters, history, stats)``, ``stats`` of shape
+    ``(4, n_noise)``: loss, its SE, accuracy, its SE.  A job of :func:`run_jobs`."""
+    from .softmax_transformer import SoftmaxICLTransformer, train_in_context
+
+    model = SoftmaxICLTransformer(2 * pv.size, n_layers=n_layers, n_heads=h, width=w,
+                                  seed=seed)
+
+    def sample(gen: torch.Generator):
+        pr = sample_parity_prompts(batch, N, pv, dictionary=dictionary, generator=gen)
+        return (pr.x, pr.y, pr.x_query), pr.y_query
+
+    hist = train_in_context(model, sample, steps=steps, lr=lr, warmup=warmup,
+                            seed=seed + 3_000_017, progress=False, threads=None)
+    stats = np.zeros((4, len(noise)))
+    for k, (eta, rho) in enumerate(noise):
+        ev = evaluate_predictor(lambda pr: model(pr.x, pr.y, pr.x_query), (), pv, N,
+                                dictionary=dictionary, eta=eta, rho=rho, n_prompts=n_eval,
+                                seed=20_000)
+        stats[:, k] = (float(ev.loss), float(ev.loss_stderr), float(ev.accuracy),
+                       float(ev.accuracy_stderr))
+    return model.n_parameters(), hist, stats
+
+
 def train_softmax_parity(
     p: Sequence[float] | np.ndarray,
     N: int,
@@ -397,6 +426,7 @@ def train_softmax_parity(
     warmup: int = 50,
     n_layers: int = 2,
     n_eval: int = 10_000,
+    workers: int | None = None,
     progress: bool | None = None,
 ) -> SoftmaxParityResult:
     """Train standard two-layer softmax transformers on the parity data (chapter 9).
@@ -406,8 +436,11 @@ def train_softmax_parity(
     :func:`iclbook.softmax_transformer.train_in_context`; then evaluated on ``n_eval``
     held-out prompts for every ``(eta, rho)`` in ``noise`` (the same prompts for every model
     and, apart from the flips, for every condition).  No closed form is claimed.
+    The models are independent: they train side by side on ``workers`` cores
+    (:func:`iclbook.parallel.run_jobs`; default one per core), with the same results for
+    any number of workers.  ``seconds`` is the wall time of the whole call.
     """
-    from .softmax_transformer import SoftmaxICLTransformer, train_in_context
+    from .parallel import run_jobs
 
     pv = check_importance("p", p)
     N = check_positive_int("N", N)
@@ -422,35 +455,24 @@ def train_softmax_parity(
     if not noise or noise[0] != (0.0, 0.0):
         raise ValueError("noise must start with the clean condition (0, 0)")
     batch = check_positive_int("batch", batch)
-    d = 2 * pv.size
-    shape = (len(configs), len(seeds), len(noise))
-    loss, loss_se = np.zeros(shape), np.zeros(shape)
-    acc, acc_se = np.zeros(shape), np.zeros(shape)
-    histories: list[list[TrainingHistory]] = []
-    n_params = []
-    total = 0.0
-    for c, (h, w) in enumerate(configs):
-        runs = []
-        for s, seed in enumerate(seeds):
-            model = SoftmaxICLTransformer(d, n_layers=n_layers, n_heads=h, width=w, seed=seed)
-
-            def sample(gen: torch.Generator):
-                pr = sample_parity_prompts(batch, N, pv, dictionary=dictionary, generator=gen)
-                return (pr.x, pr.y, pr.x_query), pr.y_query
-
-            hist = train_in_context(model, sample, steps=steps, lr=lr, warmup=warmup,
-                                    seed=seed + 3_000_017, progress=progress,
-                                    desc=f"softmax transformer, {h} heads, width {w}")
-            total += hist.seconds
-            runs.append(hist)
-            for k, (eta, rho) in enumerate(noise):
-                ev = evaluate_predictor(lambda pr, m=model: m(pr.x, pr.y, pr.x_query), (), pv, N,
-                                        dictionary=dictionary, eta=eta, rho=rho,
-                                        n_prompts=n_eval, seed=20_000)
-                loss[c, s, k], loss_se[c, s, k] = float(ev.loss), float(ev.loss_stderr)
-                acc[c, s, k], acc_se[c, s, k] = float(ev.accuracy), float(ev.accuracy_stderr)
-        histories.append(runs)
-        n_params.append(model.n_parameters())
-    return SoftmaxParityResult(configs=configs, seeds=seeds, noise=noise, n_parameters=n_params,
-                               loss=loss, loss_stderr=loss_se, accuracy=acc,
-                               accuracy_stderr=acc_se, histories=histories, seconds=total)
+    steps = check_positive_int("steps", steps)
+    n_layers = check_positive_int("n_layers", n_layers)
+    n_eval = check_positive_int("n_eval", n_eval)
+    for h, w in configs:
+        if w % h != 0:
+            raise ValueError(f"width must be a multiple of n_heads, got {w} and {h}")
+    dictionary = None if dictionary is None else np.asarray(dictionary, dtype=float)
+    jobs = [(pv, N, h, w, seed, n_layers, dictionary, noise, steps, batch, float(lr),
+             int(warmup), n_eval) for h, w in configs for seed in seeds]
+    start = time.perf_counter()
+    out = run_jobs(_softmax_parity_job, jobs, workers=workers, progress=progress,
+                   desc=f"{len(jobs)} softmax transformers")
+    seconds = time.perf_counter() - start
+    stats = np.stack([o[2] for o in out]).reshape(len(configs), len(seeds), 4, len(noise))
+    histories = [[out[c * len(seeds) + s][1] for s in range(len(seeds))]
+                 for c in range(len(configs))]
+    return SoftmaxParityResult(
+        configs=configs, seeds=seeds, noise=noise,
+        n_parameters=[out[c * len(seeds)][0] for c in range(len(configs))],
+        loss=stats[:, :, 0], loss_stderr=stats[:, :, 1], accuracy=stats[:, :, 2],
+        accuracy_stderr=stats[:, :, 3], histories=histories, seconds=seconds)

@@ -43,6 +43,30 @@ def test_deterministic_given_seed_and_leaves_global_rng():
     assert not all(torch.equal(pa, pc) for pa, pc in pairs)
 
 
+@pytest.mark.parametrize("n_layers,positional", [(1, False), (2, False), (3, True)])
+def test_query_only_last_block_equals_the_full_encoder(n_layers, positional):
+    # forward() computes the last block at the query token only; it must equal running every
+    # nn.TransformerEncoderLayer on every token and reading the query token, with gradients.
+    m = SoftmaxICLTransformer(3, n_layers=n_layers, n_heads=2, width=8, positional=positional,
+                              seed=3)
+    x, y, xq = _prompt(N=6)
+
+    def full(model):
+        h = model.embed(model.tokens(x, y, xq))
+        if model.pos is not None:
+            h = h + model.pos[torch.cat([torch.arange(6), torch.tensor([model.max_context])])]
+        for layer in model.layers:
+            h = layer(h)
+        return model.head(model.norm(h[:, -1, :])).squeeze(-1)
+
+    fast, ref = m(x, y, xq), full(m)
+    torch.testing.assert_close(fast, ref, rtol=1e-5, atol=1e-6)
+    g_fast = torch.autograd.grad(fast.square().sum(), list(m.parameters()))
+    g_ref = torch.autograd.grad(ref.square().sum(), list(m.parameters()))
+    for a, b in zip(g_fast, g_ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_permutation_invariance_without_positions():
     m = SoftmaxICLTransformer(3, n_layers=3, n_heads=4, width=16).eval()
     x, y, xq = _prompt(N=9)
