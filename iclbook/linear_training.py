@@ -26,7 +26,7 @@ from .linear_data import embed_prompts, sample_linear_prompts
 from .linear_models import LinearAttentionFamily
 from .linear_theory import _check_basis, feature_gains, optimal_loss, optimal_matrix
 from .lsa import reduced_predict
-from .training import TrainingHistory, train_family
+from .training import TrainingHistory, as_device, train_family
 from .validation import (
     check_int_range,
     check_nonnegative,
@@ -165,7 +165,7 @@ def _losses_on_prompts(model: LinearAttentionFamily, spectrum: np.ndarray, N: in
             p = sample_linear_prompts(size, N, spectrum, basis=basis, sigma=sigma,
                                       sigma_x=sigma_x, generator=gen)
             E = embed_prompts(p)
-            pred = model(E.expand(S, *E.shape))
+            pred = model(E.expand(S, *E.shape).to(model.P.device)).cpu()
             err = ((pred - p.y_query) ** 2).double()                       # (S, K, B)
             ref = reduced_predict(p.h[None], p.x_query[None], M_star[:, None])   # (K, B)
             ref_err = ((ref - p.y_query) ** 2).double().expand_as(err)
@@ -225,6 +225,7 @@ def train_linear_family(
     target_gap: float | None = None,
     check_every: int = 100,
     log_every: int = 10,
+    device: str | torch.device = "cpu",
     progress: bool | None = None,
 ) -> LinearFamilyResult:
     """Train rank-``r`` linear attention for every ``r`` in ``ranks`` and every seed (chapter 5).
@@ -238,7 +239,10 @@ def train_linear_family(
     every ``log_every`` steps.
     With ``target_gap`` (e.g. ``0.01``) training stops once every model's loss is within that
     relative gap of Theorem A's optimum on 20 000 check prompts (paired comparison).
-    Returns the family evaluated on ``n_heldout`` held-out prompts (the same for every model).
+    ``device`` (e.g. ``"cuda"``) trains there; prompts are always drawn on the CPU, so the
+    data do not depend on the device.
+    Returns the family evaluated on ``n_heldout`` held-out prompts (the same for every model),
+    with the model back on the CPU.
     """
     lam = check_spectrum("spectrum", spectrum)
     N = check_positive_int("N", N)
@@ -253,14 +257,15 @@ def train_linear_family(
     batch = check_positive_int("batch", batch)
     n_heldout = check_positive_int("n_heldout", n_heldout)
     basis = None if basis is None else _check_basis(basis, d)
-    model = LinearAttentionFamily(d, ranks, seeds, init_scale=init_scale, init=init)
+    dev = as_device(device)
+    model = LinearAttentionFamily(d, ranks, seeds, init_scale=init_scale, init=init).to(dev)
     streams = [torch.Generator().manual_seed(data_seed(s)) for s in seeds]
 
     def sample(_: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         # One stream per seed, so that a model's data do not depend on the other seeds.
         ps = [sample_linear_prompts(batch, N, lam, basis=basis, generator=g) for g in streams]
         E = torch.stack([embed_prompts(p) for p in ps])
-        return E, torch.stack([p.y_query for p in ps])[:, None, :]
+        return E.to(dev), torch.stack([p.y_query for p in ps])[:, None, :].to(dev)
 
     target = None
     if target_gap is not None:
@@ -274,6 +279,7 @@ def train_linear_family(
                            target=target, check_every=check_every, log_every=log_every,
                            log_mean=True, progress=progress,
                            desc=f"{len(seeds) * len(ranks)} linear-attention models")
+    model.cpu()
     heldout, ref, se, paired_se = _losses_on_prompts(model, lam, N, basis, 0.0, 0.0, n_heldout,
                                                      10_000)
     with torch.no_grad():

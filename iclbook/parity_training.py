@@ -25,16 +25,17 @@ import torch
 
 from .monte_carlo import MonteCarloEstimate, mean_with_stderr
 from .parity_data import ParityPrompts, embed_parity_prompts, sample_parity_prompts
-from .parity_models import ParityAttentionFamily, kernel_predict
+from .parity_models import ParityAttentionFamily, kernel_matrix, kernel_predict
 from .parity_theory import (
     check_importance,
     kernel_loss,
     optimal_kernel,
     optimal_loss,
 )
-from .training import TrainingHistory, train_family
+from .training import TrainingHistory, as_device, train_family
 from .validation import (
     check_int_range,
+    check_nonnegative,
     check_positive_int,
     check_probability,
     check_shape,
@@ -290,7 +291,10 @@ def train_parity_family(
     init_scale: float = 1.0,
     init: str = "positive",
     n_heldout: int = 100_000,
+    target_gap: float | None = None,
+    check_every: int = 25,
     log_every: int = 10,
+    device: str | torch.device = "cpu",
     progress: bool | None = None,
 ) -> ParityFamilyResult:
     """Train the two-layer ``m``-head model for every ``m`` in ``head_counts`` and seed (ch. 8).
@@ -300,6 +304,10 @@ def train_parity_family(
     prompts per seed (models of one seed share them); Adam with cosine decay
     (:func:`iclbook.training.train_family`).  Returns the family with its learned ``A``,
     exact loss ``L(A)`` and held-out loss on ``n_heldout`` prompts per seed.
+    With ``target_gap`` (e.g. ``0.01``) training stops once every model's exact loss
+    ``L(A)`` is within that relative gap of ``L*_m`` (checked every ``check_every`` steps).
+    ``device`` (e.g. ``"cuda"``) trains there; prompts are drawn on the CPU, and the
+    returned model is back on the CPU.
     """
     pv = check_importance("p", p)
     N = check_positive_int("N", N)
@@ -314,16 +322,29 @@ def train_parity_family(
         raise ValueError("seeds must be non-empty")
     batch = check_positive_int("batch", batch)
     n_heldout = check_positive_int("n_heldout", n_heldout)
-    model = ParityAttentionFamily(d, counts, seeds, init_scale=init_scale, init=init)
+    dev = as_device(device)
+    model = ParityAttentionFamily(d, counts, seeds, init_scale=init_scale, init=init).to(dev)
     S = len(seeds)
 
     def sample(gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         pr = sample_parity_prompts((S, batch), N, pv, dictionary=dictionary, generator=gen)
-        return embed_parity_prompts(pr), pr.y_query[:, None, :]
+        return embed_parity_prompts(pr).to(dev), pr.y_query[:, None, :].to(dev)
+
+    target = None
+    if target_gap is not None:
+        gap = check_nonnegative("target_gap", target_gap)
+        L_star = np.array([optimal_loss(pv, N, m) for m in counts])
+
+        def target(m: torch.nn.Module) -> bool:
+            with torch.no_grad():
+                A = kernel_matrix(model.W.cpu().double(), model.head_weights.cpu().double(),
+                                  dictionary).numpy()
+            return bool(np.all(np.asarray(kernel_loss(A, pv, N)) / L_star - 1 <= gap))
 
     history = train_family(model, sample, steps=steps, lr=lr, seed=seeds[0] + 2_000_003,
-                           log_every=log_every, progress=progress,
-                           desc=f"{S * len(counts)} parity models")
+                           log_every=log_every, target=target, check_every=check_every,
+                           progress=progress, desc=f"{S * len(counts)} parity models")
+    model.cpu()
     with torch.no_grad():
         A = model.kernel_matrices(dictionary).double().numpy()
     ev = evaluate_parity_family(model, pv, N, dictionary=dictionary, n_prompts=n_heldout)

@@ -20,7 +20,7 @@ from torch import nn
 from .reproducibility import progress_enabled
 from .validation import check_int_range, check_nonnegative, check_positive_int
 
-__all__ = ["TrainingHistory", "train_family", "cosine_lr"]
+__all__ = ["TrainingHistory", "train_family", "cosine_lr", "as_device"]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -44,6 +44,22 @@ class TrainingHistory:
     def loss_array(self) -> np.ndarray:
         """Recorded losses stacked into one array, shape ``(n_logs, *family_shape)``."""
         return np.stack(self.losses) if self.losses else np.empty((0,))
+
+
+def as_device(device: str | torch.device) -> torch.device:
+    """``device`` as a :class:`torch.device` that exists on this machine (e.g. ``"cpu"``,
+    ``"cuda"``, ``"cuda:1"``); ``ValueError`` otherwise.  The book runs on ``"cpu"``."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got "
+                         f"{device!r}") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} is not available: this machine has no CUDA GPU "
+                         "(use 'cpu')")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    return dev
 
 
 def cosine_lr(step: int, steps: int, warmup: int = 0, floor: float = 0.01) -> float:
