@@ -9,6 +9,7 @@ Modules (one concept each):
 - :mod:`iclbook.lsa` -- the linear self-attention layer and its reduced form.
 - :mod:`iclbook.linear_models` -- a batched family of rank-r linear-attention models.
 - :mod:`iclbook.training` -- the batched training engine.
+- :mod:`iclbook.parallel` -- independent small models trained side by side, one per core.
 - :mod:`iclbook.monte_carlo` -- Monte Carlo estimates with standard errors.
 - :mod:`iclbook.linear_symbolic` -- SymPy derivation of Theorem A (chapter 4).
 - :mod:`iclbook.linear_training` -- train/evaluate rank-r families against Theorem A.

@@ -19,7 +19,7 @@ run_pytest() {
 }
 
 echo ">> ruff"
-ruff check iclbook tests scripts $(ls -d benchmarks 2>/dev/null)
+ruff check .
 echo ">> pytest: unit tests and notebooks"
 run_pytest tests --ignore=tests/browser --nbval book \
   --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600 \

@@ -2,8 +2,9 @@
 
 What must hold: the committed files are exactly what the generator makes; every instructor
 solution passes its autograder tests; every stripped student stub fails them (so no test is
-vacuous); the nbgrader markup is well formed; the chapters' exercise markup is consistent
-(stub cells match the stripped solutions, self-check cells show "correct" in the chapter).
+vacuous); every part has at least 3 autograded test cells; the nbgrader markup is well
+formed; the chapters' exercise markup is consistent (stub cells match the stripped
+solutions, self-check cells show "correct" in the chapter).
 """
 
 from __future__ import annotations
@@ -81,6 +82,14 @@ def test_nbgrader_markup_is_well_formed(name):
             assert meta["locked"] and "assert result" in s.source
         if s.cell_type == "code":
             assert not s.outputs and not r.outputs
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_part_has_autograded_tests(name):
+    # a part whose chapters lost their self-checked exercises would be graded by hand only
+    tests = [c for c in _source(name).cells
+             if c.cell_type == "code" and c.metadata["nbgrader"]["grade"]]
+    assert len(tests) >= 3, f"{name}: only {len(tests)} autograded test cells"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
