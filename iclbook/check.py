@@ -19,6 +19,10 @@ How answers are compared:
   reference expression; the unit tests check each reference expression against the NumPy
   closed form, so each closed form still has one source of truth.
 
+Hidden tests (the graded assignments, ``assignments/``): :func:`without_reference` runs a
+check while iclbook's reference implementation of the answer -- and the functions that
+compute the same quantity -- raise, so an answer that calls or returns the reference fails.
+
 Checks by chapter (the exercises' self-check cells call these):
 
 * chapter 1: :func:`prompt_shapes`;
@@ -36,11 +40,13 @@ Checks by chapter (the exercises' self-check cells call these):
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import html
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import sympy as sp
@@ -79,6 +85,7 @@ __all__ = [
     "parity_noisy_loss",
     "best_head_count",
     "symbols",
+    "without_reference",
 ]
 
 RTOL = 1e-6
@@ -449,6 +456,82 @@ def noise_factor_expression(answer: object) -> CheckResult:
 
 
 # ------------------------------------------------------------------------------------------
+# Hidden tests: the same check with iclbook's reference implementation unavailable
+# ------------------------------------------------------------------------------------------
+
+_STRICT: contextvars.ContextVar[bool] = contextvars.ContextVar("iclbook_check_strict",
+                                                               default=False)
+_BLOCKED_MESSAGE = "iclbook reference implementation blocked during a hidden test"
+
+
+def _refuse(*args: object, **kwargs: object) -> NoReturn:
+    # Its code object replaces a reference function's while the reader's function runs: it
+    # must only use builtins (it runs with the reference module's globals).
+    raise RuntimeError("iclbook reference implementation blocked during a hidden test")
+
+
+def _equivalents() -> dict[Callable[..., Any], tuple[Callable[..., Any], ...]]:
+    """Functions of :mod:`iclbook` that compute the same quantity as a check's reference
+    (a curve over all sizes, a special case): blocked together with it."""
+    return {
+        lt.optimal_loss: (lt.optimal_loss_curve,),
+        lt.optimal_matrix: (lt.preconditioner,),
+        lt.noisy_risk: (nt.noisy_risk_curve, lt.loss_of_matrix),
+        lt.best_rank: (nt.best_rank_map,),
+        pt.optimal_loss: (pt.optimal_loss_curve,),
+        pt.noisy_loss: (pt.noisy_loss_curve,),
+        pt.best_head_count: (pt.noisy_loss_curve, pt.noisy_loss),
+        _best_step_reference: (lt.loss_of_matrix,),
+    }
+
+
+@contextlib.contextmanager
+def _reference_blocked(reference: Callable[..., Any]) -> Iterator[None]:
+    """Inside :func:`without_reference`: make ``reference`` (and its equivalents) raise.
+
+    The function objects themselves are changed (their code is swapped for one that raises),
+    so every alias is caught: ``iclbook.x.f``, ``from iclbook.x import f as g``, a default
+    argument, ``answer = f``.  Outside a hidden test this does nothing.
+    """
+    if not _STRICT.get():
+        yield
+        return
+    funcs = [reference, *_equivalents().get(reference, ())]
+    saved = []
+    try:
+        for f in funcs:
+            code = getattr(f, "__code__", None)
+            if code is None or code.co_freevars or any(f is g for g, _ in saved):
+                continue
+            saved.append((f, code))
+            f.__code__ = _refuse.__code__
+        yield
+    finally:
+        for f, code in saved:
+            f.__code__ = code
+
+
+def without_reference(check: Callable[[object], CheckResult], answer: object) -> CheckResult:
+    """``check(answer)`` with iclbook's reference implementation made unavailable while the
+    reader's function runs: the hidden test of an *implement* exercise.
+
+    An answer that calls or returns the reference (or an equivalent function of iclbook, see
+    :func:`_equivalents`) fails with a hint saying so; an answer that computes the result
+    itself gets the same verdict as from ``check(answer)``.  Checks of expressions are run
+    unchanged.  Example (an autograder cell): ``assert check.without_reference(
+    check.noisy_risk, theorem_b_risk)``.
+    """
+    if not callable(check) or getattr(check, "__module__", None) != __name__:
+        raise ValueError("check must be one of the checks of iclbook.check, e.g. "
+                         "check.noisy_risk")
+    token = _STRICT.set(True)
+    try:
+        return check(answer)
+    finally:
+        _STRICT.reset(token)
+
+
+# ------------------------------------------------------------------------------------------
 # Function answers
 # ------------------------------------------------------------------------------------------
 
@@ -509,12 +592,16 @@ def _check_function(answer: object, name: str, reference: Callable[..., Any],
     for case in cases:
         want = _to_array(reference(*case.args))
         try:
-            out = answer(*_copy_args(case.args))
+            with _reference_blocked(reference):
+                out = answer(*_copy_args(case.args))
         except NotImplementedError:
             return CheckResult(name, False, "Your function still raises NotImplementedError: "
                                "replace that line by your code, run the cell, then run this "
                                "check again.", attempted=False)
         except Exception as exc:  # noqa: BLE001 - the reader's code may raise anything
+            if _BLOCKED_MESSAGE in str(exc):
+                return _hint(name, "Your function calls the book's reference implementation "
+                             "(iclbook): write the computation yourself.")
             return _hint(name, f"Your function raised {type(exc).__name__} ({exc}) for "
                          f"{case.label}.")
         if out is None:

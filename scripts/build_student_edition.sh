@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Build the student edition: the book from the same sources, with every solution removed
 # (not hidden): no {solution} blocks, no gated solution cells, no exercise-solution code and
-# no outputs of the self-check cells. Warnings are errors. Output: _build/student/html.
+# no outputs of the self-check cells; a banner on every page says it is the student edition;
+# the launch (Binder, Colab, JupyterHub), repository, issues and edit buttons are off (they
+# lead to the full sources), the download buttons serve this edition's own notebooks.
+# Warnings are errors. Output: _build/student/html (iclbook.course.assignments.student_sources).
 #
 # Usage: bash scripts/build_student_edition.sh [--stored-outputs] [--out DIR]
 #   --stored-outputs  do not execute the chapters; render their stored outputs (fast; the
@@ -22,7 +25,7 @@ while [ $# -gt 0 ]; do
 done
 src="$out/src"
 start=$(date +%s)
-python scripts/make_assignments.py --student-sources "$src"
+python -m iclbook.course --student-sources "$src"
 sed -i -E "s/^(\s*execute_notebooks:).*/\1 \"$execute\"/" "$src/_config.yml"
 jupyter-book build "$src" --warningiserror --keep-going --builder html
 rm -rf "$out/html"

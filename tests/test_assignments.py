@@ -1,29 +1,28 @@
-"""Graded assignments (assignments/, made by scripts/make_assignments.py from the chapters).
+"""Graded assignments (assignments/, made by ``python -m iclbook.course`` from the chapters).
 
-What must hold: the committed files are exactly what the generator makes; every instructor
-solution passes its autograder tests; every stripped student stub fails them (so no test is
-vacuous); every part has at least 3 autograded test cells; the nbgrader markup is well
-formed; the chapters' exercise markup is consistent (stub cells match the stripped
-solutions, self-check cells show "correct" in the chapter).
+What must hold: the committed files are exactly what the generator makes, and ``--check``
+fails on a stale, missing or unexpected file; every instructor solution passes its
+autograder tests, hidden tests included; every stripped student stub fails them (so no test
+is vacuous); every part has at least 3 autograded test cells, each with a hidden test that
+the handout lacks; the nbgrader markup is well formed; the chapters' exercise markup is
+consistent (stub cells match the stripped solutions, self-check cells show "correct" in the
+chapter).  nbgrader itself runs in tests/test_nbgrader.py.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
+import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from iclbook.course import assignments as ma
+
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("make_assignments",
-                                               ROOT / "scripts" / "make_assignments.py")
-ma = importlib.util.module_from_spec(_spec)
-sys.modules["make_assignments"] = ma
-_spec.loader.exec_module(ma)
 
 NAMES = [name for name, _, _ in ma.PARTS]
 CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
@@ -34,7 +33,7 @@ def _source(name: str) -> nbformat.NotebookNode:
 
 
 def _release(name: str) -> nbformat.NotebookNode:
-    return nbformat.read(ROOT / "assignments" / "release" / name / f"{name}.ipynb", 4)
+    return nbformat.read(ROOT / "assignments" / "handout" / f"{name}.ipynb", 4)
 
 
 def _execute(nb: nbformat.NotebookNode, allow_errors: bool) -> nbformat.NotebookNode:
@@ -53,7 +52,40 @@ def test_committed_assignments_match_the_generator():
     files = ma.generate()
     stale = [str(p.relative_to(ROOT)) for p, text in files.items()
              if not p.exists() or p.read_text(encoding="utf-8") != text]
-    assert not stale, f"regenerate with `python scripts/make_assignments.py`: {stale}"
+    assert not stale, f"regenerate with `python -m iclbook.course`: {stale}"
+    assert ma.stale_files() == []
+
+
+def test_check_fails_on_a_stale_file(tmp_path, capsys):
+    out = tmp_path / "assignments"
+    shutil.copytree(ROOT / "assignments", out)
+    assert ma.main(["--check", "--out", str(out)]) == 0
+    nb = out / "source" / "setting1" / "setting1.ipynb"
+    nb.write_text(nb.read_text(encoding="utf-8").replace("Autograder test", "Autograder tst"),
+                  encoding="utf-8")
+    assert ma.main(["--check", "--out", str(out)]) == 1
+    assert "stale:" in capsys.readouterr().out
+    assert ma.main(["--out", str(out)]) == 0  # regenerating repairs it
+    assert ma.main(["--check", "--out", str(out)]) == 0
+    (out / "handout" / "setting2.ipynb").unlink()
+    assert ma.main(["--check", "--out", str(out)]) == 1
+    ma.main(["--out", str(out)])
+    (out / "source" / "old_part").mkdir()
+    (out / "source" / "old_part" / "old_part.ipynb").write_text("{}", encoding="utf-8")
+    assert ma.main(["--check", "--out", str(out)]) == 1
+    assert "unexpected:" in capsys.readouterr().out
+
+
+def test_nbgrader_folders_are_not_committed():
+    # nbgrader skips an assignment whose release/ exists: the course folder ships without it
+    ignored = (ROOT / "assignments" / ".gitignore").read_text(encoding="utf-8").split()
+    for name in ("release/", "submitted/", "autograded/", "feedback/", "gradebook.db"):
+        assert name in ignored
+    if (ROOT / ".git").exists():
+        tracked = subprocess.run(["git", "ls-files", "assignments"], cwd=ROOT, check=True,
+                                 capture_output=True, text=True).stdout.split()
+        assert tracked and not [p for p in tracked if p.split("/")[1] in
+                                ("release", "submitted", "autograded", "feedback")]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -76,10 +108,13 @@ def test_nbgrader_markup_is_well_formed(name):
             assert all(line.strip() in r.source for line in stub.split("\n"))
             assert r.metadata["deletable"] is False and "editable" not in r.metadata
         else:
-            assert s.source == r.source
+            assert ma.strip_hidden_tests(s.source) == r.source
             assert r.metadata["deletable"] is False and r.metadata["editable"] is False
         if meta["grade"] and s.cell_type == "code":
             assert meta["locked"] and "assert result" in s.source
+            assert ma.BEGIN_HIDDEN in s.source and "check.without_reference(" in s.source
+            assert ma.BEGIN_HIDDEN not in r.source and "without_reference" not in r.source
+            assert r.source == ma.strip_hidden_tests(s.source)
         if s.cell_type == "code":
             assert not s.outputs and not r.outputs
 
@@ -147,10 +182,24 @@ def test_strip_solutions_follows_nbgrader():
 
 def test_test_cells_assert_the_check():
     out = ma.test_source("x = 1\ncheck.noise_threshold(\n    x)")
-    assert out.splitlines()[-1] == "assert result, result.message"
+    visible = ma.strip_hidden_tests(out)
+    assert visible.splitlines()[-1] == "assert result, result.message"
     assert "result = check.noise_threshold(\n    x)" in out and "x = 1" in out
+    hidden = out.split("### BEGIN HIDDEN TESTS\n", 1)[1]
+    assert "hidden = check.without_reference(check.noise_threshold, x)" in hidden
+    assert hidden.splitlines()[-2:] == ["assert hidden, hidden.message", "### END HIDDEN TESTS"]
+    kw = ma.test_source("check.prompt_shapes(shapes, d=5)")
+    assert "check.without_reference(check.prompt_shapes, shapes, d=5)" in kw
+    assert ma.BEGIN_HIDDEN not in ma.test_source("f(x)")  # not a check call: no hidden test
     with pytest.raises(ValueError):
         ma.test_source("x = check.noise_threshold(1)")
+
+
+def test_strip_hidden_tests_follows_nbgrader():
+    src = "a = 1\n### BEGIN HIDDEN TESTS\nassert a == 1\n### END HIDDEN TESTS\nprint(a)"
+    assert ma.strip_hidden_tests(src) == "a = 1\nprint(a)"
+    with pytest.raises(RuntimeError):
+        ma.strip_hidden_tests("### BEGIN HIDDEN TESTS\nx")
 
 
 def test_plain_markdown_replaces_roles():

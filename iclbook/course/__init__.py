@@ -1,0 +1,17 @@
+"""Course tooling: nbgrader assignments, the student edition, JupyterHub links.
+
+- :mod:`iclbook.course.assignments` -- the graded assignments (an nbgrader course folder,
+  ``assignments/``) and the solution-free sources of the student edition, generated from the
+  chapters' exercise markup; ``python -m iclbook.course`` (or
+  ``scripts/make_assignments.py``) is its command line.
+- :mod:`iclbook.course.solutions` -- the text of every solution of a chapter, as word
+  fragments to search for (the student-edition tests).
+- :mod:`iclbook.course.hub` -- nbgitpuller links that open a notebook on a JupyterHub.
+
+These modules read the repository (``book/``, ``assignments/``): they work from a clone
+installed with ``pip install -e .``.
+"""
+
+from .hub import nbgitpuller_link
+
+__all__ = ["nbgitpuller_link"]
