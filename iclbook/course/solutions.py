@@ -114,9 +114,16 @@ def chapter_paths(root: Path = ma.ROOT) -> list[Path]:
 
 
 def all_distinctive(root: Path = ma.ROOT) -> dict[str, list[str]]:
-    """``"<chapter stem> <label>" -> distinctive fragments`` for every chapter."""
+    """``"<chapter stem> <label>" -> fragments`` for every solution of every chapter, less
+    the fragments that occur anywhere in the student edition's own text (every chapter's
+    student version and the book's markdown pages): a solution may repeat code or prose
+    that another chapter shows in the open, and finding that is no leak."""
+    notebooks = {path: nbformat.read(path, 4) for path in chapter_paths(root)}
+    student = "".join(notebook_text(ma.student_notebook(nb)) for nb in notebooks.values())
+    student += "".join(words(ma.remove_blocks(p.read_text(encoding="utf-8"), {"solution"}))
+                       for p in sorted((root / "book").glob("*.md")))
     out = {}
-    for path in chapter_paths(root):
-        for label, frags in distinctive(nbformat.read(path, 4)).items():
-            out[f"{path.stem} {label}"] = frags
+    for path, nb in notebooks.items():
+        for label, frags in distinctive(nb).items():
+            out[f"{path.stem} {label}"] = [f for f in frags if f" {f} " not in student]
     return out

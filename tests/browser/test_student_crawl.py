@@ -92,7 +92,8 @@ def student_server(student_html: Path) -> Iterator[str]:
 
 
 def _text_of_html(raw: str) -> str:
-    raw = re.sub(r"<(script|style)\b.*?</\1>", " ", raw, flags=re.S)
+    # typeset maths is left out: it repeats the page's TeX, letter by letter ("h p 1 p N")
+    raw = re.sub(r"<(script|style|mjx-container)\b.*?</\1>", " ", raw, flags=re.S)
     return words(html.unescape(re.sub(r"<[^>]+>", " ", raw)))
 
 
@@ -146,12 +147,19 @@ def crawl(browser: Any, base: str, site: Path) -> dict[str, Any]:
             visited.add(url)
             path = url[len(base):]
             if path.endswith((".html", "/")) or path == "":
+                pages.append(path or "index.html")
+                raw = context.request.get(url).text()
+                refresh = re.search(r'http-equiv="refresh"[^>]*url=([^"\s>]+)', raw, flags=re.I)
+                if refresh:  # a redirect page (the root index.html): follow it
+                    search(_text_of_html(raw), path)
+                    seen_targets.add(f"redirect:{urljoin(url, refresh[1])}")
+                    queue.append(urljoin(url, refresh[1]))
+                    continue
                 tab.goto(url, wait_until="load")
                 raw = tab.content()
-                pages.append(path or "index.html")
                 text = _text_of_html(raw)
                 search(text, path)
-                if 'http-equiv="refresh"' not in raw and words(STUDENT_BANNER) not in text:
+                if words(STUDENT_BANNER) not in text:
                     no_banner.append(path)
                 for kind, target in tab.evaluate(TARGETS_JS):
                     if kind == "button-action":
