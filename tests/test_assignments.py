@@ -12,6 +12,7 @@ chapter).  nbgrader itself runs in tests/test_nbgrader.py.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -209,3 +210,24 @@ def test_plain_markdown_replaces_roles():
                              {"lem-x": "Lemma (X) of chapter 3"})
     assert text == ("Shi et al. (2024) and (Shi et al., 2024); the book's “Notes on fidelity”; "
                     "Lemma (X) of chapter 3; the text")
+
+
+def test_generator_tolerates_difficulty_suffixes(tmp_path):
+    # chapter authors add " (easy|medium|hard)" to exercise titles: labels and grading stay
+    path = ROOT / "book" / "06_noise.ipynb"
+    nb = nbformat.read(path, 4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = re.sub(r"^(```\{exercise\}[ \t]*)(.*)$",
+                                 lambda m: f"{m[1]}{m[2] or 'Untitled'} (hard)",
+                                 cell.source, flags=re.M)
+    copy = tmp_path / path.name
+    nbformat.write(nb, copy)
+    before, after = ma.parse_chapter(path), ma.parse_chapter(copy)
+    assert [e.label for e in after.exercises] == [e.label for e in before.exercises]
+    assert all(e.title.endswith(" (hard)") for e in after.exercises)
+    src = ma.build_source("part", "Part", [after])
+    ref = ma.build_source("part", "Part", [before])
+    assert [c.id for c in src.cells] == [c.id for c in ref.cells]
+    assert [c.metadata for c in src.cells] == [c.metadata for c in ref.cells]
+    assert sum("(hard)" in c.source for c in src.cells) == len(after.exercises)
