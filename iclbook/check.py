@@ -511,22 +511,23 @@ def _reference_blocked(reference: Callable[..., Any]) -> Iterator[None]:
             f.__code__ = code
 
 
-def without_reference(check: Callable[[object], CheckResult], answer: object) -> CheckResult:
+def without_reference(check: Callable[..., CheckResult], answer: object, *args: Any,
+                      **kwargs: Any) -> CheckResult:
     """``check(answer)`` with iclbook's reference implementation made unavailable while the
     reader's function runs: the hidden test of an *implement* exercise.
 
     An answer that calls or returns the reference (or an equivalent function of iclbook, see
     :func:`_equivalents`) fails with a hint saying so; an answer that computes the result
     itself gets the same verdict as from ``check(answer)``.  Checks of expressions are run
-    unchanged.  Example (an autograder cell): ``assert check.without_reference(
-    check.noisy_risk, theorem_b_risk)``.
+    unchanged.  Further arguments go to the check.  Example (an autograder cell):
+    ``assert check.without_reference(check.noisy_risk, theorem_b_risk)``.
     """
     if not callable(check) or getattr(check, "__module__", None) != __name__:
         raise ValueError("check must be one of the checks of iclbook.check, e.g. "
                          "check.noisy_risk")
     token = _STRICT.set(True)
     try:
-        return check(answer)
+        return check(answer, *args, **kwargs)
     finally:
         _STRICT.reset(token)
 

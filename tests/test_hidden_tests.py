@@ -121,3 +121,9 @@ def test_blocked_message_is_the_one_raised():
 def test_without_reference_validates_the_check():
     with pytest.raises(ValueError, match="check"):
         check.without_reference(len, lt.noisy_risk)
+
+
+def test_further_arguments_reach_the_check():
+    right = {"E": (4, 8), "W_PV": (4, 4), "W_KQ": (4, 4), "h": (3,)}
+    assert check.without_reference(check.prompt_shapes, right, d=3, N=7)
+    assert not check.without_reference(check.prompt_shapes, right)  # the defaults d=5, N=10

@@ -193,25 +193,29 @@ def test_exported_scores(graded):
 
 
 def test_each_test_cell_score(graded):
+    root, _, expected, _ = graded
+    for part, subs in expected.items():
+        for student, (_, _, cells) in subs.items():
+            scores = _scores(root, part, student)
+            assert {g: scores[g] for g in cells} == cells, (part, student)
+
+
+def _scores(root: Path, part: str, student: str) -> dict[str, float]:
+    """What nbgrader's gradebook holds: grade cell -> score."""
     from nbgrader.api import Gradebook
 
-    root, _, expected, _ = graded
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
-        for part, subs in expected.items():
-            for student, (_, _, cells) in subs.items():
-                nb = gb.find_submission_notebook(part, part, student)
-                scores = {g.name: g.score for g in nb.grades}
-                assert {g: scores[g] for g in cells} == cells, (part, student)
+        return {g.name: g.score for g in gb.find_submission_notebook(part, part, student).grades}
 
 
 def test_gaming_scores_zero_on_every_implement_exercise(graded):
-    _, _, expected, _ = graded
+    root, _, expected, _ = graded
     for part, subs in expected.items():
         source = subs["solutions"][0]
         implement = implement_exercises(source)
-        cells = subs["gaming"][2]
-        gamed = [g for g in cells if _label(g) in implement]
-        assert gamed and all(cells[g] == 0 for g in gamed), part
+        scores = _scores(root, part, "gaming")
+        gamed = [g for g in _grade_cells(source) if _label(g) in implement]
+        assert gamed and all(scores[g] == 0 for g in gamed), (part, scores)
         # ... while the same answers pass the visible self-check (so the hidden test did it)
         for label, (_fn, ref) in implement.items():
             name = re.search(r"check\.(\w+)\(", next(
