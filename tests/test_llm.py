@@ -24,9 +24,10 @@ TINY = L.TextDataset(
 )
 
 
-def _save_tiny_model(path, seed, chat=False, single_token_labels=False):
+def _save_tiny_model(path, seed, chat=False, single_token_labels=False, init_range=0.02):
     """A random 2-layer GPT-2 with a BPE tokenizer trained on book sentences; with
-    ``single_token_labels`` the words " negative" and " positive" are single tokens."""
+    ``single_token_labels`` the words " negative" and " positive" are single tokens; a large
+    ``init_range`` (weight scale) makes its predictions depend more on the prompt."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
@@ -46,7 +47,8 @@ def _save_tiny_model(path, seed, chat=False, single_token_labels=False):
                               "{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}")
     fast.save_pretrained(path)
     cfg = GPT2Config(n_layer=2, n_head=2, n_embd=32, n_positions=1024, vocab_size=len(fast),
-                     bos_token_id=fast.eos_token_id, eos_token_id=fast.eos_token_id)
+                     bos_token_id=fast.eos_token_id, eos_token_id=fast.eos_token_id,
+                     initializer_range=init_range)
     torch.manual_seed(seed)
     GPT2LMHeadModel(cfg).save_pretrained(path)
     return str(path)

@@ -28,7 +28,8 @@ LIMIT = 24  # first queries of each task (the harness takes the same first episo
 @pytest.fixture(scope="module")
 def lm_eval_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lmeval")
-    model_dir = _save_tiny_model(tmp / "tiny-lm", 7, single_token_labels=True)
+    model_dir = _save_tiny_model(tmp / "tiny-lm", 7, single_token_labels=True,
+                                 init_range=0.3)
     saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
                                              "TRANSFORMERS_OFFLINE", "HF_DATASETS_CACHE")}
     os.environ.update({"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
