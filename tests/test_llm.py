@@ -272,6 +272,9 @@ def test_load_model_errors(tmp_path, model_dirs):
         L.load_model(str(f))
     empty = tmp_path / "empty"
     empty.mkdir()
+    with pytest.raises(ValueError, match="no config.json"):
+        L.load_model(str(empty))
+    (empty / "config.json").write_text("{}")
     with pytest.raises(ValueError, match="could not load model"):
         L.load_model(str(empty))
     with pytest.raises(ValueError, match="could not load model"):
