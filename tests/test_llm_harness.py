@@ -114,7 +114,7 @@ def test_wrong_fourth_path_fails_before_any_model_loads(tmp_path, four_models, c
     assert not (tmp_path / "o" / "results.csv").exists()
 
 
-def test_model_source_checks(tmp_path, four_models):
+def test_model_source_checks(tmp_path, four_models, monkeypatch):
     assert L.check_model_source(four_models[0]) == "local"
     no_cfg = tmp_path / "no-config"
     no_cfg.mkdir()
@@ -124,8 +124,15 @@ def test_model_source_checks(tmp_path, four_models):
     for bad in ("org/", "bad name", "a/b/c", "org/model!"):
         with pytest.raises(ValueError):
             L.check_model_source(bad, online_check=False)
-    # Offline, a hub name is checked for its shape only (nothing is contacted).
-    assert L.check_model_source("iclbook-no-such-org/no-such-model") == "hub"
+    # Offline, a hub name must be in the local cache (nothing is contacted).
+    with pytest.raises(ValueError, match="local hub cache"):
+        L.check_model_source("iclbook-no-such-org/no-such-model")
+    # dir/name with an existing folder dir is a local path, not a hub name.
+    folder = Path(four_models[0]).parent
+    monkeypatch.chdir(folder.parent)
+    with pytest.raises(ValueError, match="does not exist"):
+        L.check_model_source(f"{folder.name}/tiny-3-typo")
+    assert L.check_model_source(f"{folder.name}/tiny-0") == "local"
 
 
 def test_output_folder_checked_first(tmp_path, four_models, count_loads):

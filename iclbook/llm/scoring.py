@@ -61,18 +61,21 @@ def check_model_source(name_or_path: str | Path, *, revision: str | None = None,
                        online_check: bool | None = None) -> str:
     """Check a model before anything is loaded; returns ``"local"`` or ``"hub"``.
 
-    A name that looks like a path (absolute, relative, ``~``, or more than one ``/``), or
-    that exists on disk, must be a folder holding ``config.json``.  Anything else is a hub
-    name ``org/model`` and must have that shape; it is checked on the hub only when
-    ``online_check`` is true (default: when the hub is not switched off by
-    ``HF_HUB_OFFLINE=1`` and the model is not in the local cache).  ``ValueError`` names
-    the model and what is wrong.
+    A name that looks like a path (absolute, relative, ``~``, more than one ``/``, or
+    ``dir/name`` where ``dir`` is an existing folder), or that exists on disk, must be a
+    folder holding ``config.json``.  Anything else is a hub name ``org/model`` and must have
+    that shape; with the hub switched off (``HF_HUB_OFFLINE=1``) it must be in the local
+    cache.  It is looked up on the hub only when ``online_check`` is true (default: when
+    the hub is on and the model is not cached); ``online_check=False`` checks the shape
+    only.  ``ValueError`` names the model and what is wrong.
     """
     name = str(name_or_path)
     if not name:
         raise ValueError("model must be a local folder or a hub name, got ''")
     expanded = os.path.expanduser(name)
-    if _looks_local(name) or Path(expanded).exists():
+    # "models/llama-7b" is a local path when its first part is an existing folder.
+    parent_is_dir = "/" in name and Path(expanded).parent.is_dir()
+    if _looks_local(name) or parent_is_dir or Path(expanded).exists():
         p = Path(expanded)
         if not p.exists():
             raise ValueError(f"model path {name!r} does not exist")
@@ -84,8 +87,12 @@ def check_model_source(name_or_path: str | Path, *, revision: str | None = None,
     if not _HUB_NAME.match(name) or name.endswith((".", "-")):
         raise ValueError(f"model {name!r} is neither an existing folder nor a hub name "
                          "of the form org/model")
+    cached = _in_hub_cache(name, revision)
+    if hub_offline() and not cached and online_check is not False:
+        raise ValueError(f"model {name!r} is neither an existing folder nor in the local hub "
+                         "cache, and the hub is off (HF_HUB_OFFLINE=1)")
     if online_check is None:
-        online_check = not hub_offline() and not _in_hub_cache(name, revision)
+        online_check = not hub_offline() and not cached
     if online_check:  # pragma: no cover - needs the network
         try:
             from huggingface_hub import HfApi
