@@ -360,7 +360,7 @@ def test_book_run_script_and_chapter_rendering(tmp_path, four_models, capsys):
     from iclbook.llm.book_run import render_book_run
 
     text, fig = render_book_run(tmp_path / "absent.json")
-    assert fig is None and "No run of the book's own" in text and "absent" in text
+    assert fig is None and "has not been made yet" in text and "llm_book_run.json" in text
     script = _load_script()
     book_file = tmp_path / "llm_book_run.json"
     base = ["--base-small", four_models[0], "--chat-small", four_models[1],

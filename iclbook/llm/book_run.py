@@ -24,11 +24,11 @@ __all__ = ["BOOK_RUN_FILE", "book_run_path", "load_book_run", "render_book_run",
 BOOK_RUN_FILE = "data/llm_book_run.json"
 
 #: What the chapter says when there is no run on record.
-NO_RUN_MESSAGE = ("**No run of the book's own on real language models is on record yet** "
-                  "(the file `iclbook/{file}` is absent). Every number on this page comes "
-                  "from the CPU-scale models above. `python scripts/run_llm_book_protocol.py` "
-                  "makes that run on a GPU machine and writes the file; this cell then shows "
-                  "it.")
+NO_RUN_MESSAGE = ("**The book's own run on real language models has not been made yet** "
+                  "(there is no file `iclbook/{file}`), so no accuracy on this page comes "
+                  "from a real language model. `python scripts/run_llm_book_protocol.py` "
+                  "makes that run on a GPU machine and writes the file; this cell then "
+                  "shows it, with the models and the date.")
 
 _KEYS = ("label", "date", "models", "command", "config", "provenance", "results")
 
