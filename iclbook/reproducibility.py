@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 
 import numpy as np
 import torch
 
-__all__ = ["setup", "progress_enabled", "BOOK_THREADS"]
+__all__ = ["setup", "progress_enabled", "deterministic_mode", "BOOK_THREADS",
+           "CUBLAS_WORKSPACE"]
 
 #: Thread count used by the book, so that stored outputs are reproducible on any machine.
 BOOK_THREADS = 2
+
+#: Value of ``CUBLAS_WORKSPACE_CONFIG`` that makes cuBLAS deterministic (NVIDIA's docs;
+#: PyTorch's deterministic mode raises on CUDA matrix products without it).
+CUBLAS_WORKSPACE = ":4096:8"
+
+_log = logging.getLogger("iclbook")
+_MODE: dict[str, object] = {"mode": "not set", "reason": "setup() has not been called"}
+
+
+def _cuda_deterministic_mode() -> tuple[bool, str]:
+    """Choose how deterministic mode behaves on CUDA: returns ``(warn_only, reason)``.
+
+    cuBLAS reads ``CUBLAS_WORKSPACE_CONFIG`` when it creates its first handle, so the
+    variable is set here when it is missing and CUDA has not been initialised yet
+    (strict mode).  If CUDA was already initialised without it, PyTorch would raise at the
+    first matrix product, so the warn-only mode is used instead (non-deterministic ops warn).
+    """
+    if not torch.cuda.is_available():
+        return False, "CPU only: strict deterministic algorithms"
+    current = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    if current in (CUBLAS_WORKSPACE, ":16:8"):
+        return False, f"CUDA: strict, CUBLAS_WORKSPACE_CONFIG={current} already set"
+    if torch.cuda.is_initialized():
+        return True, ("CUDA already initialised without CUBLAS_WORKSPACE_CONFIG: warn-only "
+                      "deterministic algorithms (set it before importing torch for strict "
+                      "mode)")
+    os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_WORKSPACE
+    return False, f"CUDA: strict, set CUBLAS_WORKSPACE_CONFIG={CUBLAS_WORKSPACE} before CUDA init"
 
 
 def setup(seed: int = 0, threads: int | None = BOOK_THREADS) -> None:
@@ -19,13 +49,25 @@ def setup(seed: int = 0, threads: int | None = BOOK_THREADS) -> None:
 
     Call once at the top of a chapter.  ``threads=None`` leaves PyTorch's choice (faster on a
     big machine, but float rounding may then differ in the last digits).
+
+    PyTorch's deterministic algorithms are switched on.  On a CUDA machine cuBLAS needs
+    ``CUBLAS_WORKSPACE_CONFIG`` for that; ``setup`` sets it (``:4096:8``) when CUDA has not
+    been initialised yet, and otherwise falls back to the warn-only mode (an op without a
+    deterministic implementation warns instead of raising).  The choice is logged on the
+    ``iclbook`` logger and returned by :func:`deterministic_mode`; nothing is printed, so
+    the chapters' outputs do not change.
     """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     if threads is not None:
         torch.set_num_threads(int(threads))
-    torch.use_deterministic_algorithms(True)
+    warn_only, reason = _cuda_deterministic_mode()
+    torch.use_deterministic_algorithms(True, warn_only=warn_only)
+    _MODE.clear()
+    _MODE.update({"mode": "warn_only" if warn_only else "strict", "reason": reason,
+                  "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG")})
+    _log.info("iclbook.setup: deterministic algorithms %s (%s)", _MODE["mode"], reason)
     import matplotlib as mpl
 
     mpl.rcParams.update({
@@ -36,6 +78,12 @@ def setup(seed: int = 0, threads: int | None = BOOK_THREADS) -> None:
         "axes.grid": True,
         "grid.alpha": 0.3,
     })
+
+
+def deterministic_mode() -> dict[str, object]:
+    """What the last :func:`setup` chose: ``mode`` (``"strict"``, ``"warn_only"`` or
+    ``"not set"``), ``reason`` and the ``CUBLAS_WORKSPACE_CONFIG`` it left."""
+    return dict(_MODE)
 
 
 def progress_enabled() -> bool:

@@ -24,7 +24,10 @@ TINY = L.TextDataset(
 )
 
 
-def _save_tiny_model(path, seed, chat=False):
+def _save_tiny_model(path, seed, chat=False, single_token_labels=False, init_range=0.02):
+    """A random 2-layer GPT-2 with a BPE tokenizer trained on book sentences; with
+    ``single_token_labels`` the words " negative" and " positive" are single tokens; a large
+    ``init_range`` (weight scale) makes its predictions depend more on the prompt."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
@@ -35,6 +38,8 @@ def _save_tiny_model(path, seed, chat=False):
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                   show_progress=False)
     texts = list(L.book_dataset().texts[:60]) + ["Input: Output: positive negative"]
+    if single_token_labels:
+        texts += ["Output: positive Output: negative"] * 200
     tok.train_from_iterator(texts, trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>")
     if chat:
@@ -42,7 +47,8 @@ def _save_tiny_model(path, seed, chat=False):
                               "{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}")
     fast.save_pretrained(path)
     cfg = GPT2Config(n_layer=2, n_head=2, n_embd=32, n_positions=1024, vocab_size=len(fast),
-                     bos_token_id=fast.eos_token_id, eos_token_id=fast.eos_token_id)
+                     bos_token_id=fast.eos_token_id, eos_token_id=fast.eos_token_id,
+                     initializer_range=init_range)
     torch.manual_seed(seed)
     GPT2LMHeadModel(cfg).save_pretrained(path)
     return str(path)
@@ -266,6 +272,9 @@ def test_load_model_errors(tmp_path, model_dirs):
         L.load_model(str(f))
     empty = tmp_path / "empty"
     empty.mkdir()
+    with pytest.raises(ValueError, match="no config.json"):
+        L.load_model(str(empty))
+    (empty / "config.json").write_text("{}")
     with pytest.raises(ValueError, match="could not load model"):
         L.load_model(str(empty))
     with pytest.raises(ValueError, match="could not load model"):
@@ -391,18 +400,21 @@ def test_cli(tmp_path, model_dirs, capsys):
     assert [r["n_flipped"] for r in rows] == [0, 1, 2]
     config = json.loads((out / "results.json").read_text())["config"]
     assert config["template"]["demo"] == "Text: {input}\nSentiment: {label}"
-    with pytest.raises(SystemExit):
-        cli_main(["--model", model_dirs[0], "--k", "500", "--out", str(out)])
+    # Value errors are usage errors: one line, exit code 2, before any model loads.
+    assert cli_main(["--model", model_dirs[0], "--k", "500", "--out", str(tmp_path / "o1")]) == 2
     assert "k must be" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli_main(["--model", str(tmp_path / "nope"), "--out", str(out)])
+    assert cli_main(["--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o2")]) == 2
     assert "does not exist" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli_main(["--model", model_dirs[0], "--flip", "1.5", "--out", str(out)])
+    assert cli_main(["--model", model_dirs[0], "--flip", "1.5", "--out",
+                     str(tmp_path / "o3")]) == 2
     assert "[0, 1]" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli_main(["--model", model_dirs[0], "--template", "{input}", "--out", str(out)])
+    assert cli_main(["--model", model_dirs[0], "--template", "{input}", "--out",
+                     str(tmp_path / "o4")]) == 2
     assert "{label}" in capsys.readouterr().err
+    # The same folder again without --resume/--overwrite: refused, nothing lost.
+    assert cli_main(["--model", model_dirs[0], "--k", "2", "--out", str(out)]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert [r["n_flipped"] for r in L.read_results(out / "results.csv")] == [0, 1, 2]
 
 
 def test_plot_flip_curves():

@@ -6,8 +6,17 @@ Example (a reader with two local Llama-family checkpoints and a GPU)::
         --dataset book --k 16 --flip 0 0.25 0.5 0.75 1 --input-noise 0 \\
         --n-queries 200 --out results/
 
-Writes ``results.csv``, ``results.json``, ``predictions.csv`` and ``accuracy_vs_flip.png``
-in ``--out`` and prints the accuracy table.
+Also installed as the console script ``iclbook-llm``.  Every model path or hub name, the
+dataset and the output folder are checked before the first model loads.  After each model,
+``results.csv``, ``results.json`` (configuration and provenance), ``predictions.csv`` and
+``accuracy_vs_flip.png`` are rewritten in ``--out`` (per-model copies in
+``--out/models/<name>/``); ``--resume`` continues an interrupted run.  Prints the accuracy
+table at the end.
+
+Exit codes: 0 success; 2 usage errors (a bad flag or value, a missing model folder or
+dataset, an output folder that holds another run), found before any model loads; 1 runtime
+errors (a model that fails to load or runs out of memory), printed as one line, with the
+models completed so far kept in ``--out``.
 """
 
 from __future__ import annotations
@@ -17,8 +26,9 @@ import sys
 from collections.abc import Sequence
 
 from .datasets import load_dataset
-from .experiment import RESULT_FIELDS, run_experiment
+from .experiment import RESULT_FIELDS
 from .prompts import PromptTemplate
+from .runner import run_experiment
 
 __all__ = ["main", "build_parser"]
 
@@ -27,10 +37,23 @@ def _unescape(s: str) -> str:
     return s.replace("\\n", "\n").replace("\\t", "\t")
 
 
+def _batch_size(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or 'auto', got "
+                                         f"{value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or 'auto', got {n}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m iclbook.llm``."""
     p = argparse.ArgumentParser(
-        prog="python -m iclbook.llm",
+        prog="iclbook-llm",
         description="In-context classification with flipped demonstration labels "
                     "(Wei et al. 2023 protocol) on any Hugging Face causal language model.")
     p.add_argument("--model", action="append", required=True,
@@ -55,21 +78,55 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fractions of words replaced in each demonstration")
     p.add_argument("--n-queries", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=_batch_size, default=8,
+                   help="prompts per forward pass, or 'auto': the largest that fits, halved "
+                        "on out-of-memory (default 8)")
     p.add_argument("--unbalanced", action="store_true",
                    help="draw demonstrations uniformly instead of balanced over classes")
     p.add_argument("--chat-template", action="store_true",
                    help="wrap prompts in the tokenizer's chat template")
-    p.add_argument("--device", default=None, help="e.g. cpu, cuda:0 (default: auto)")
+    p.add_argument("--device", default=None,
+                   help="cpu, cuda, cuda:N or mps (default: cuda when available, spread over "
+                        "the GPUs, else mps, else cpu)")
     p.add_argument("--dtype", default=None, choices=["auto", "float32", "float16", "bfloat16"])
+    p.add_argument("--revision", action="append", default=None,
+                   help="hub revision (branch, tag or commit): once for every model, or once "
+                        "per --model in the same order")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="allow models whose code lives in their hub repository")
     p.add_argument("--out", default="results", help="output folder")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--resume", action="store_true",
+                       help="continue a run in --out: models with complete results are "
+                            "skipped")
+    group.add_argument("--overwrite", action="store_true",
+                       help="replace the results of an earlier run in --out")
     return p
 
 
+def _say(message: str) -> None:
+    print(f"iclbook-llm: error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the experiment; argument errors are printed as ``error: ...`` with exit code 2."""
+    """Run the experiment; returns the exit code (see the module docstring).
+
+    Errors of the argument parser exit with code 2 and the usage text; checks of the values
+    (before any model loads) print one line and return 2; runtime failures print one line
+    and return 1.
+    """
+    from .runner import HarnessError
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    revisions = args.revision
+    if revisions is not None:
+        if len(revisions) == 1:
+            revisions = revisions * len(args.model)
+        elif len(revisions) != len(args.model):
+            _say(f"--revision must be given once or once per --model ({len(args.model)}), "
+                 f"got {len(revisions)}")
+            return 2
     try:
         dataset = load_dataset(args.dataset, text_column=args.text_column,
                                label_column=args.label_column, label_names=args.label_names)
@@ -80,9 +137,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                               seed=args.seed, template=template, balanced=not args.unbalanced,
                               batch_size=args.batch_size, names=args.name, out_dir=args.out,
                               device=args.device, dtype=args.dtype,
-                              chat_template=args.chat_template)
+                              chat_template=args.chat_template, revisions=revisions,
+                              trust_remote_code=args.trust_remote_code, resume=args.resume,
+                              overwrite=args.overwrite)
     except ValueError as err:
-        parser.error(str(err))
+        _say(str(err))
+        return 2
+    except HarnessError as err:
+        _say(str(err))
+        return 1
+    except KeyboardInterrupt:
+        _say(f"interrupted; completed models are kept in {args.out} (rerun with --resume)")
+        return 130
+    except Exception as err:  # noqa: BLE001 - any other failure: one line, exit 1
+        _say(f"{type(err).__name__}: {err}")
+        return 1
     print("\t".join(RESULT_FIELDS))
     for r in rows:
         print("\t".join(f"{r[f]:.4g}" if isinstance(r[f], float) else str(r[f])

@@ -2,8 +2,12 @@
 
 A :class:`TextDataset` is a list of texts, an integer class per text and the class names
 (the label words used in prompts, e.g. ``"negative"``, ``"positive"``).  It comes from the
-book's own sentiment sentences (``"book"``, shipped in ``iclbook/data``, CC0) or from any
-CSV / JSONL file of the reader with a text column and a label column.
+book's own sentiment sentences (``"book"``, shipped in ``iclbook/data``, CC0), from any
+CSV / JSONL file of the reader with a text column and a label column (the format is
+documented in ``iclbook/data/README.md``), or from a Hugging Face ``datasets`` name
+``hf:<name>[:<config>][@<split>]`` (needs the ``datasets`` package; downloads unless the
+dataset is cached or is a local folder).  :data:`LITERATURE_TASKS` lists how to run binary
+tasks of the flipped-label literature.
 """
 
 from __future__ import annotations
@@ -15,10 +19,28 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["TextDataset", "load_dataset", "book_dataset", "BOOK_DATASET"]
+__all__ = ["TextDataset", "load_dataset", "book_dataset", "BOOK_DATASET", "LITERATURE_TASKS"]
 
 #: Name that selects the book's sentiment sentences in :func:`load_dataset` and the CLI.
 BOOK_DATASET = "book"
+
+
+#: Binary tasks used in the flipped-label literature (Wei et al. 2023 among them), as
+#: ``load_dataset`` sources with their columns and the label words iclbook suggests
+#: (class order = label value order).  Described, not shipped: they are downloaded by the
+#: reader (``hf:`` needs the network once) or exported to CSV/JSONL with columns text,label.
+#: The hub names, splits and columns are those published on the hub at the time of writing
+#: and are not checked here (no network in the tests).
+LITERATURE_TASKS: dict[str, dict[str, object]] = {
+    "sst2": {"source": "hf:glue:sst2@validation", "text_column": "sentence",
+             "label_column": "label", "label_names": ["negative", "positive"],
+             "verbalizers": ["negative", "positive"],
+             "about": "SST-2, binary sentiment of movie-review sentences"},
+    "subj": {"source": "hf:SetFit/subj@test", "text_column": "text",
+             "label_column": "label_text", "label_names": ["objective", "subjective"],
+             "verbalizers": ["objective", "subjective"],
+             "about": "Subj, subjective (review) versus objective (plot) sentences"},
+}
 
 
 @dataclass(frozen=True)
@@ -102,6 +124,8 @@ def load_dataset(source: str | Path, *, text_column: str = "text",
     files with labels ``0``/``1`` pass ``label_names=["0", "1"]`` and choose the label words
     with the template's verbalizers (:class:`iclbook.llm.prompts.PromptTemplate`).
     """
+    if str(source).startswith("hf:"):
+        return _load_hf(str(source), text_column, label_column, label_names)
     if str(source) == BOOK_DATASET:
         ds = book_dataset()
         if label_names is not None and list(label_names) != list(ds.label_names):
@@ -109,8 +133,8 @@ def load_dataset(source: str | Path, *, text_column: str = "text",
         return ds
     path = Path(source)
     if not path.is_file():
-        raise ValueError(f"dataset must be 'book' or an existing .csv/.jsonl file, got "
-                         f"{str(source)!r}")
+        raise ValueError(f"dataset must be 'book', an existing .csv/.jsonl file or "
+                         f"hf:<name>[:<config>][@<split>], got {str(source)!r}")
     suffix = path.suffix.lower()
     if suffix == ".csv":
         with path.open(encoding="utf-8", newline="") as f:
@@ -136,3 +160,37 @@ def load_dataset(source: str | Path, *, text_column: str = "text",
     texts = [str(r[text_column]) for r in rows]
     labels = [str(r[label_column]) for r in rows]
     return _build(texts, labels, path.stem, label_names)
+
+
+def _load_hf(spec: str, text_column: str, label_column: str,
+             label_names: Sequence[str] | None) -> TextDataset:
+    """``hf:<name>[:<config>][@<split>]`` through ``datasets.load_dataset`` (split default
+    ``train``).  Integer labels of a ``ClassLabel`` column become its class names."""
+    body = spec[3:]
+    body, _, split = body.partition("@")
+    name, _, config = body.partition(":")
+    if not name:
+        raise ValueError(f"dataset {spec!r} must be hf:<name>[:<config>][@<split>]")
+    try:
+        import datasets
+    except ImportError:
+        raise ValueError("hf: datasets need the 'datasets' package (pip install datasets)"
+                         ) from None
+    try:
+        data = datasets.load_dataset(name, config or None, split=split or "train")
+    except Exception as err:  # noqa: BLE001 - any failure of datasets: one message
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"could not load dataset {spec!r}: {first}") from None
+    for col, what in ((text_column, "text_column"), (label_column, "label_column")):
+        if col not in data.column_names:
+            raise ValueError(f"{what} {col!r} is not a column of {spec}; columns: "
+                             f"{data.column_names}")
+    feature = data.features[label_column]
+    raw = data[label_column]
+    if hasattr(feature, "names") and hasattr(feature, "int2str"):
+        labels = [feature.int2str(int(v)) for v in raw]
+        if label_names is None:
+            label_names = list(feature.names)
+    else:
+        labels = [str(v) for v in raw]
+    return _build([str(t) for t in data[text_column]], labels, spec, label_names)

@@ -1,6 +1,6 @@
 """The flipped-label experiment on language models, after Wei et al. (2023) (chapter 10).
 
-Protocol (:func:`run_experiment`):
+Protocol (:func:`iclbook.llm.runner.run_experiment`):
 
 1. Draw ``n_queries`` clean query examples from the dataset (without replacement).
 2. For each query draw ``k`` demonstrations from the *other* examples (balanced over the
@@ -14,28 +14,24 @@ Protocol (:func:`run_experiment`):
    prediction is the best-scoring word; accuracy is measured against the query's true label.
 
 Results: one row per (model, flip, input noise) with the accuracy and its binomial standard
-error, written to ``results.csv`` and ``results.json`` (with the configuration), plus one
-row per prediction in ``predictions.csv``.
+error, plus one row per prediction.  Running several models, writing the files after each
+model, resuming and provenance: :mod:`iclbook.llm.runner`.
 """
 
 from __future__ import annotations
 
-import csv
-import gc
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..validation import check_int_range, check_positive_int, check_probability
+from ..validation import check_int_range, check_probability
 from .datasets import TextDataset
 from .noise import corrupt_text, flip_labels, n_noisy
 from .prompts import DEFAULT_TEMPLATE, PromptTemplate, build_prompt
-from .scoring import load_model, score_continuations
+from .scoring import score_choices
 
 __all__ = [
     "Episode",
@@ -43,9 +39,6 @@ __all__ = [
     "sample_episodes",
     "make_prompt",
     "evaluate_model",
-    "run_experiment",
-    "write_results",
-    "read_results",
     "RESULT_FIELDS",
 ]
 
@@ -156,14 +149,18 @@ def _apply_chat_template(tokenizer: Any, prompt: str) -> str:
 def evaluate_model(model: Any, tokenizer: Any, dataset: TextDataset, episodes: Sequence[Episode],
                    *, template: PromptTemplate = DEFAULT_TEMPLATE,
                    flips: Sequence[float] = (0.0,), input_noises: Sequence[float] = (0.0,),
-                   seed: int = 0, batch_size: int = 8, model_name: str = "model",
+                   seed: int = 0, batch_size: int | str = 8, model_name: str = "model",
                    chat_template: bool = False, progress: bool | None = None,
+                   info: dict[str, Any] | None = None,
                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Accuracy of one loaded model at every (flip, input noise); returns (rows, predictions).
 
     ``chat_template=True`` wraps each prompt in the tokenizer's chat template as one user
     message (with the assistant prompt), and the label word is scored without a leading
-    space; otherwise the plain text prompt is used for base and chat models alike.
+    space; otherwise the plain text prompt is used for base and chat models alike.  Each
+    prompt is run once when the label words are single tokens
+    (:func:`iclbook.llm.scoring.score_choices`).  ``batch_size`` may be ``"auto"``;
+    ``info`` (optional dict) receives the batch size used and the forward-pass count.
     """
     flips = _check_fracs("flips", flips)
     input_noises = _check_fracs("input_noises", input_noises)
@@ -180,17 +177,15 @@ def evaluate_model(model: Any, tokenizer: Any, dataset: TextDataset, episodes: S
                                    vocabulary=vocab)
                 cases.append(case)
                 keys.append((f, g, e.query))
-    prompts, conts = [], []
+    prompts, choices = [], []
     for case in cases:
         text, prefix = case.prompt, case.prefix
         if chat_template:
             text, prefix = _apply_chat_template(tokenizer, text), ""
-        for w in words:
-            prompts.append(text)
-            conts.append(prefix + w)
-    scores = score_continuations(model, tokenizer, prompts, conts, batch_size=batch_size,
-                                 progress=progress, desc=model_name)
-    scores = scores.reshape(len(cases), len(words))
+        prompts.append(text)
+        choices.append([prefix + w for w in words])
+    scores = score_choices(model, tokenizer, prompts, choices, batch_size=batch_size,
+                           progress=progress, desc=model_name, info=info)
     preds = scores.argmax(axis=1)
     predictions = []
     for (f, g, q), case, s, p in zip(keys, cases, scores, preds, strict=True):
@@ -211,94 +206,3 @@ def evaluate_model(model: Any, tokenizer: Any, dataset: TextDataset, episodes: S
     return rows, predictions
 
 
-def write_results(rows: Sequence[dict[str, Any]], out_dir: str | Path, *,
-                  config: dict[str, Any] | None = None,
-                  predictions: Sequence[dict[str, Any]] | None = None) -> dict[str, Path]:
-    """Write ``results.csv``, ``results.json`` (config + rows), ``predictions.csv``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"csv": out / "results.csv", "json": out / "results.json"}
-    with paths["csv"].open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=RESULT_FIELDS, lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow({key: r[key] for key in RESULT_FIELDS})
-    paths["json"].write_text(json.dumps({"config": config or {}, "results": list(rows)},
-                                        indent=2) + "\n", encoding="utf-8")
-    if predictions:
-        paths["predictions"] = out / "predictions.csv"
-        fields = list(predictions[0])
-        with paths["predictions"].open("w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
-            w.writeheader()
-            w.writerows(predictions)
-    return paths
-
-
-def read_results(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a ``results.csv`` or ``results.json`` written by :func:`write_results`."""
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"path must be an existing results.csv or results.json, got {str(p)!r}")
-    if p.suffix == ".json":
-        return list(json.loads(p.read_text(encoding="utf-8"))["results"])
-    with p.open(newline="", encoding="utf-8") as f:
-        rows: list[dict[str, Any]] = list(csv.DictReader(f))
-    for r in rows:
-        for key in ("flip", "input_noise", "accuracy", "accuracy_se"):
-            r[key] = float(r[key])
-        for key in ("k", "n_flipped", "n_queries"):
-            r[key] = int(r[key])
-    return rows
-
-
-def run_experiment(models: Sequence[str], dataset: TextDataset, *, k: int = 16,
-                   flips: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
-                   input_noises: Sequence[float] = (0.0,), n_queries: int = 200,
-                   seed: int = 0, template: PromptTemplate = DEFAULT_TEMPLATE,
-                   balanced: bool = True, batch_size: int = 8, names: Sequence[str] | None = None,
-                   out_dir: str | Path | None = None, device: str | None = None,
-                   dtype: str | None = None, chat_template: bool = False,
-                   progress: bool | None = None) -> list[dict[str, Any]]:
-    """Run the protocol above for every model (loaded one at a time); returns the rows.
-
-    Arguments are checked before any model is loaded: ``k`` against the dataset, every
-    fraction in [0, 1], every model path (:func:`iclbook.llm.scoring.load_model`).  With
-    ``out_dir`` the results, predictions and the plot ``accuracy_vs_flip.png`` are written.
-    """
-    if not models:
-        raise ValueError("models must list at least one model path or hub name")
-    flips = _check_fracs("flips", flips)
-    input_noises = _check_fracs("input_noises", input_noises)
-    batch_size = check_positive_int("batch_size", batch_size)
-    template.label_words(dataset.label_names)
-    names = [Path(str(m)).name or str(m) for m in models] if names is None else list(names)
-    if len(names) != len(models) or len(set(names)) != len(names):
-        raise ValueError(f"names must give one distinct name per model, got {names}")
-    episodes = sample_episodes(dataset, k, n_queries, seed=seed, balanced=balanced)
-    rows: list[dict[str, Any]] = []
-    predictions: list[dict[str, Any]] = []
-    for path, name in zip(models, names, strict=True):
-        model, tokenizer = load_model(path, device=device, dtype=dtype)
-        r, p = evaluate_model(model, tokenizer, dataset, episodes, template=template,
-                              flips=flips, input_noises=input_noises, seed=seed,
-                              batch_size=batch_size, model_name=name,
-                              chat_template=chat_template, progress=progress)
-        rows.extend(r)
-        predictions.extend(p)
-        del model
-        gc.collect()
-    if out_dir is not None:
-        config = {"models": [str(m) for m in models], "names": names, "dataset": dataset.name,
-                  "k": k, "flips": flips, "input_noises": input_noises,
-                  "n_queries": n_queries, "seed": seed, "template": asdict(template),
-                  "balanced": balanced, "chat_template": chat_template}
-        write_results(rows, out_dir, config=config, predictions=predictions)
-        from .plotting import plot_flip_curves
-
-        fig = plot_flip_curves(rows)
-        fig.savefig(Path(out_dir) / "accuracy_vs_flip.png", dpi=120)
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-    return rows
