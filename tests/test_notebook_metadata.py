@@ -5,8 +5,8 @@ makes JupyterLab look for a match ("No exact match found for python3"), mark the
 modified on open, and sometimes start no kernel until the reader presses Run All.  So every
 chapter must carry
 
-- the standard ``python3`` kernelspec (``name``, ``display_name``, ``language``) and
-  ``language_info.name == "python"``;
+- the standard ``python3`` kernelspec, exactly as JupyterLab writes it for ipykernel
+  (``name``, ``display_name``, ``language``), and ``language_info.name == "python"``;
 - a valid nbformat 4 document (``nbformat.validate``), which nbformat's normalisation leaves
   unchanged (no cell ids to add, no fields to drop), and which reads and writes back to the
   same JSON: opening and saving the notebook changes nothing.
@@ -24,7 +24,19 @@ from nbformat.validator import normalize
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 CHAPTERS = sorted(BOOK.glob("*.ipynb"))
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+#: What JupyterLab writes for ipykernel's python3 kernel. With another display name (e.g. the
+#: older "Python 3") JupyterLab rewrites the metadata when the kernel starts and marks the
+#: notebook modified on open (measured with tests/browser/livelab.py).
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+def test_kernelspec_is_the_installed_python3_kernel():
+    """The expected kernelspec is the one the installed kernel reports to JupyterLab."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    assert {"name": "python3", "display_name": spec.display_name,
+            "language": spec.language} == KERNELSPEC
 
 
 def test_there_are_chapters():
