@@ -169,8 +169,7 @@ def train_family(
 
 
 def _progress(total: int, desc: str):  # pragma: no cover - display only
-    import sys
+    """A bar that leaves no empty output in a notebook (:func:`iclbook.progress.progress_bar`)."""
+    from .progress import progress_bar
 
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, mininterval=0.5, leave=False, file=sys.stderr)
+    return progress_bar(total, desc)

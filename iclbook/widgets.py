@@ -38,8 +38,8 @@ from matplotlib.figure import Figure
 
 from .validation import check_positive_int
 
-__all__ = ["Param", "explorer", "mode", "render_png", "MAX_FRAMES", "MAX_STATIC_BYTES",
-           "FRAME_DPI", "LIVE_DPI"]
+__all__ = ["Param", "explorer", "mode", "render_png", "readout_format", "step_decimals",
+           "MAX_FRAMES", "MAX_STATIC_BYTES", "FRAME_DPI", "LIVE_DPI"]
 
 #: Largest number of precomputed frames one static explorer may hold.
 MAX_FRAMES = 64
@@ -203,6 +203,31 @@ def _header(title: str | None) -> list[widgets.Widget]:
     return [widgets.HTML(f"<b>{title}</b>")] if title else []
 
 
+def step_decimals(step: Number) -> int:
+    """Decimal places a readout needs to show every value of a slider moving by ``step``.
+
+    A step written with ``k`` decimals (``0.005``: 3, ``0.25``: 2, ``2``: 0) needs ``k``;
+    a step with no short decimal form (``1/30``) gets one digit more than its first
+    significant one (``0.0333...``: 3), enough to tell neighbouring values apart.
+    """
+    if isinstance(step, bool) or not isinstance(step, numbers.Real):
+        raise ValueError(f"step must be a finite number > 0, got {step!r}")
+    step = float(step)
+    if not math.isfinite(step) or step <= 0:
+        raise ValueError(f"step must be a finite number > 0, got {step!r}")
+    for k in range(0, 7):
+        if abs(round(step, k) - step) <= 1e-10 * step:
+            return k
+    return max(0, math.ceil(-math.log10(step))) + 1
+
+
+def readout_format(p: Param) -> str:
+    """The live slider's readout format (d3-format, as ipywidgets uses): integer sliders
+    ``"d"``, float sliders ``".kf"`` with ``k = step_decimals(step)``, so that the readout
+    shows the value exactly to the precision of the step (``0.005`` steps: ``0.035``)."""
+    return "d" if p.is_int else f".{step_decimals(p.step)}f"
+
+
 def _live(draw: Callable[..., Figure], params: list[Param], title: str | None,
           dpi: int) -> widgets.VBox:
     sliders: dict[str, widgets.Widget] = {}
@@ -210,6 +235,7 @@ def _live(draw: Callable[..., Figure], params: list[Param], title: str | None,
         cls = widgets.IntSlider if p.is_int else widgets.FloatSlider
         sliders[p.name] = cls(value=p.value, min=p.low, max=p.high, step=p.step,
                               description=p.label, continuous_update=False,
+                              readout_format=readout_format(p),
                               style={"description_width": "initial"},
                               layout=widgets.Layout(width="420px"))
 
