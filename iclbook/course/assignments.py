@@ -431,7 +431,7 @@ def build_source(name: str, title: str, chapters: list[Chapter]) -> nbformat.Not
                 cells.append(_code(test_source(c.source), f"{gid}-test-{k + 1}", grade=True,
                                    solution=False, locked=True, points=pts))
     nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python",
+    nb.metadata = {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
                                   "name": "python3"},
                    "language_info": {"name": "python"}}
     return nb

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -333,9 +332,9 @@ def _progress_bar(progress: bool | None, total: int, desc: str) -> Any:
         progress = progress_enabled()
     if not progress:
         return None
-    from tqdm import tqdm  # pragma: no cover - display only
+    from ..progress import progress_bar  # pragma: no cover - display only
 
-    return tqdm(total=total, desc=desc, mininterval=0.5, leave=False, file=sys.stderr)
+    return progress_bar(total, desc)
 
 
 def score_continuations(model: Any, tokenizer: Any, prompts: Sequence[str],
