@@ -7,11 +7,13 @@ problem) when
 
 - the text has an unresolved reference: ``??`` (a ``\\ref`` LaTeX could not resolve) or
   ``[?]`` (a citation), or the LaTeX log next to the PDF reports an undefined reference;
+- a widget is printed as its text repr ("VBox(children=...)") instead of its default frame
+  (scripts/pdf_sources.py adds the frames);
 - the title of a page of the table of contents (``_toc.yml``: every chapter and back-matter
   page) is missing;
-- a computed number is missing: from every chapter notebook, up to three numbers (with at least three significant
-  digits) printed by its stored code outputs (the first, the middle and the last distinct one; wall times,
-  which change on every execution, are skipped).
+- a computed number is missing: from every chapter notebook, up to three numbers (with at
+  least three significant digits) printed by its stored code outputs (the first, the middle
+  and the last distinct one; wall times, which change on every execution, are skipped).
 
 Prints the page count and what it found.
 """
@@ -135,6 +137,9 @@ def check(pdf: Path, root: Path = ROOT) -> list[str]:
         if undefined:
             problems.append(f"the LaTeX log reports {len(undefined)} undefined "
                             f"reference(s): {undefined[:3]}")
+    reprs = len(re.findall(r"\b(?:VBox|HBox|Box|Stack|interactive)\(children=", raw))
+    if reprs:
+        problems.append(f"{reprs} widget(s) printed as text repr instead of their frame")
     titles = []
     for page in toc_pages(root):
         t = title(page)
