@@ -108,7 +108,8 @@ def check(requirements: list[Requirement], lock_text: str) -> list[str]:
     """Problems of the lock against the requirements: empty when every requirement's name is
     pinned with ``==`` to a version its specifier allows."""
     pins, problems = parse_lock(lock_text)
-    for req in requirements:
+    unique = {str(req): req for req in requirements}  # e.g. numpy: requirements.txt, pyproject
+    for req in unique.values():
         name = canonicalize_name(req.name)
         if name == "iclbook":
             continue
