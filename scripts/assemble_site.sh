@@ -25,6 +25,13 @@ mkdir -p "$tmp"
 cp -a "$book/." "$tmp/"
 rm -rf "$tmp/student"
 cp -a "$student" "$tmp/student"
+# The student edition is built from the book's _config.yml, so its pages name the book's
+# pages as canonical (html.baseurl); point them at their own address under student/.
+base="$(sed -n -E 's/^  baseurl: *"?([^"]*)"?\s*$/\1/p' _config.yml)"
+if [ -n "$base" ]; then
+  find "$tmp/student" -name '*.html' -exec \
+    sed -i -E "/rel=\"canonical\"/ s#href=\"${base}#href=\"${base}student/#" {} +
+fi
 if [ -f "$pdf" ]; then cp "$pdf" "$tmp/iclbook.pdf"; fi
 # GitHub Pages: serve files as they are (folders starting with _ such as _static included).
 touch "$tmp/.nojekyll"

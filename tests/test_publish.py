@@ -194,15 +194,22 @@ def test_workflow_publishes_both_editions_to_pages() -> None:
 def test_baseurl_is_the_published_address() -> None:
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     baseurl = config["html"]["baseurl"]
+    assert baseurl == BASEURL  # the address scripts/assemble_site.sh reads
     assert baseurl.startswith("https://") and baseurl.endswith("/")
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
     assert cff["url"] == baseurl
     assert f"{baseurl}student/" in (ROOT / "book" / "index.md").read_text(encoding="utf-8")
 
 
+BASEURL = "https://iclbook.github.io/iclbook/"
+CANONICAL = f'<link rel="canonical" href="{BASEURL}book/02_puzzle.html" />'
+
+
 def _fake_build(path: Path, marker: str) -> None:
     path.mkdir(parents=True)
     (path / "index.html").write_text(f"<p>{marker}</p>", encoding="utf-8")
+    (path / "book").mkdir()
+    (path / "book" / "02_puzzle.html").write_text(CANONICAL, encoding="utf-8")
     (path / "_static").mkdir()
     (path / "_static" / "x.js").write_text(marker, encoding="utf-8")
 
@@ -222,6 +229,10 @@ def test_assemble_site_puts_the_student_edition_under_student(tmp_path: Path) ->
     assert (site / "student" / "index.html").read_text(encoding="utf-8") == "<p>student</p>"
     assert (site / "student" / "_static" / "x.js").read_text(encoding="utf-8") == "student"
     assert (site / "iclbook.pdf").read_bytes() == b"%PDF-1.5"
+    # Canonical links: the book's pages name themselves, the student pages theirs.
+    assert (site / "book" / "02_puzzle.html").read_text(encoding="utf-8") == CANONICAL
+    assert (site / "student" / "book" / "02_puzzle.html").read_text(encoding="utf-8") == \
+        CANONICAL.replace(BASEURL, f"{BASEURL}student/")
 
 
 def test_assemble_site_fails_without_the_student_edition(tmp_path: Path) -> None:
