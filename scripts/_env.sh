@@ -24,6 +24,10 @@ if [ ! -x .venv/bin/python ]; then
   echo ">> creating virtual environment .venv"
   "$PY" -m venv .venv
 fi
+if ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+  echo ">> warning: .venv has Python $(.venv/bin/python -V 2>&1 | cut -d' ' -f2); the lock" \
+       "and the stored outputs are for 3.11 (set PYTHON=python3.11, remove .venv)" >&2
+fi
 VENV_PY="$ROOT/.venv/bin/python"
 stamp=".venv/.iclbook-installed"
 reqs=(requirements.txt requirements-test.txt requirements-lock.txt pyproject.toml)
