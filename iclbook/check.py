@@ -29,11 +29,13 @@ Checks by chapter (the exercises' self-check cells call these):
 * chapter 2: :func:`noise_threshold`;
 * chapter 3: :func:`reduced_predict`, :func:`preconditioned_gd_step`, :func:`effective_matrix`,
   :func:`best_step_size`;
-* chapter 4: :func:`gain_expression`, :func:`direction_weight_expression`,
-  :func:`feature_gains`, :func:`optimal_loss`, :func:`optimal_matrix`, :func:`loss_of_matrix`;
+* chapter 4: :func:`curvature_expression` (old name :func:`gain_expression`),
+  :func:`direction_weight_expression`, :func:`feature_curvatures` (old name
+  :func:`feature_gains`), :func:`optimal_loss`, :func:`optimal_matrix`, :func:`loss_of_matrix`;
 * chapters 5-6: :func:`noisy_risk`, :func:`best_rank`, :func:`critical_label_noise`;
-* chapters 7-9: :func:`head_gain_expression`, :func:`head_weight_expression`,
-  :func:`noise_factor_expression`, :func:`head_gains`, :func:`optimal_head_weights`,
+* chapters 7-9: :func:`head_curvature_expression` (old name :func:`head_gain_expression`),
+  :func:`head_weight_expression`, :func:`noise_factor_expression`, :func:`head_curvatures`
+  (old name :func:`head_gains`), :func:`optimal_head_weights`,
   :func:`parity_optimal_loss`, :func:`noise_factor`, :func:`parity_noisy_loss`,
   :func:`best_head_count`.
 """
@@ -45,7 +47,7 @@ import contextvars
 import html
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn
 
 import numpy as np
@@ -63,8 +65,10 @@ __all__ = [
     "prompt_shapes",
     "noise_threshold",
     "gain_expression",
+    "curvature_expression",
     "direction_weight_expression",
     "head_gain_expression",
+    "head_curvature_expression",
     "head_weight_expression",
     "noise_factor_expression",
     "reduced_predict",
@@ -72,6 +76,7 @@ __all__ = [
     "effective_matrix",
     "best_step_size",
     "feature_gains",
+    "feature_curvatures",
     "optimal_loss",
     "optimal_matrix",
     "loss_of_matrix",
@@ -79,6 +84,7 @@ __all__ = [
     "best_rank",
     "critical_label_noise",
     "head_gains",
+    "head_curvatures",
     "optimal_head_weights",
     "parity_optimal_loss",
     "noise_factor",
@@ -344,7 +350,7 @@ def _two_profile(p: float) -> tuple[np.ndarray, int]:
 
 def _head_gain_numeric(p: float, N: float) -> float:
     prof, i = _two_profile(p)
-    return float(pt.head_gains(prof, int(N))[i])
+    return float(pt.head_curvatures(prof, int(N))[i])
 
 
 def _head_weight_numeric(p: float, N: float) -> float:
@@ -374,6 +380,7 @@ _GAIN = _ExprSpec(
     variants=((lambda: _lam + _T / _N,
                "Close: the dependence on N is not right yet. Expand the sample-covariance "
                "moment E[Λ̂ S Λ̂] again: the term in ΛSΛ is not exactly ΛSΛ."),))
+_CURVATURE = replace(_GAIN, name="curvature_expression")
 _WEIGHT = _ExprSpec(
     "direction_weight_expression", ("lam", "N", "T"),
     lambda: _N / ((_N + 1) * _lam + _T), _weight_numeric, _sample_lam_T,
@@ -388,6 +395,7 @@ _THRESHOLD = _ExprSpec(
 _HEAD_GAIN = _ExprSpec(
     "head_gain_expression", ("p", "N"),
     lambda: _p + (1 - _p) / _N, _head_gain_numeric, _sample_p)
+_HEAD_CURVATURE = replace(_HEAD_GAIN, name="head_curvature_expression")
 _HEAD_WEIGHT = _ExprSpec(
     "head_weight_expression", ("p", "N"),
     lambda: _p / (_p + (1 - _p) / _N), _head_weight_numeric, _sample_p)
@@ -410,8 +418,17 @@ def noise_threshold(answer: object) -> CheckResult:
     return _check_expression(answer, _THRESHOLD, seed=201)
 
 
+def curvature_expression(answer: object) -> CheckResult:
+    """Chapter 4: the curvature ``g_i`` of one eigen-direction (Theorem A).
+
+    ``answer``: a SymPy expression in ``lam``, ``N`` and ``T``.  Reference:
+    :func:`iclbook.linear_theory.feature_gains` (which returns the curvatures ``g_i``).
+    """
+    return _check_expression(answer, _CURVATURE, seed=401)
+
+
 def gain_expression(answer: object) -> CheckResult:
-    """Chapter 4: the feature gain ``g`` of one eigen-direction (Theorem A).
+    """Old name of :func:`curvature_expression` (chapter 4): the curvature ``g_i``.
 
     ``answer``: a SymPy expression in ``lam``, ``N`` and ``T``.  Reference:
     :func:`iclbook.linear_theory.feature_gains`.
@@ -428,11 +445,20 @@ def direction_weight_expression(answer: object) -> CheckResult:
     return _check_expression(answer, _WEIGHT, seed=402)
 
 
-def head_gain_expression(answer: object) -> CheckResult:
-    """Chapter 7: ``h_τ``, the curvature of one task pair's loss (Theorem P1).
+def head_curvature_expression(answer: object) -> CheckResult:
+    """Chapter 7: ``γ_τ``, the curvature of one task pair's loss (Theorem P1).
 
     ``answer``: a SymPy expression in ``p`` and ``N``.  Reference:
-    :func:`iclbook.parity_theory.head_gains`.
+    :func:`iclbook.parity_theory.head_curvatures`.
+    """
+    return _check_expression(answer, _HEAD_CURVATURE, seed=701)
+
+
+def head_gain_expression(answer: object) -> CheckResult:
+    """Old name of :func:`head_curvature_expression` (chapter 7): the curvature ``γ_τ``.
+
+    ``answer``: a SymPy expression in ``p`` and ``N``.  Reference:
+    :func:`iclbook.parity_theory.head_curvatures`.
     """
     return _check_expression(answer, _HEAD_GAIN, seed=701)
 
@@ -701,8 +727,14 @@ def _linear_cases(seed: int, with_r: bool, noise: bool = False) -> list[_Case]:
     return cases
 
 
+def feature_curvatures(answer: object) -> CheckResult:
+    """Chapter 4: ``answer(spectrum, N)`` returns the curvatures ``g_i`` (new name of
+    :func:`feature_gains`; the same check)."""
+    return feature_gains(answer)
+
+
 def feature_gains(answer: object) -> CheckResult:
-    """Chapter 4: ``answer(spectrum, N)`` returns the gains ``g_i`` of every eigen-direction.
+    """Chapter 4: ``answer(spectrum, N)`` returns the curvatures ``g_i`` of every eigen-direction.
 
     Reference: :func:`iclbook.linear_theory.feature_gains` (Theorem A).
     """
@@ -750,7 +782,7 @@ def optimal_matrix(answer: object) -> CheckResult:
         answer, "optimal_matrix", lt.optimal_matrix, cases,
         "function optimal_matrix(spectrum, N, r, basis)",
         variants=[(lambda s, N, r, u: np.linalg.inv(lt.optimal_matrix(s, N, s.size, u)),
-                   "You have the gains where their inverses belong (g_i instead of 1/g_i)."),
+                   "You have the curvatures where their inverses belong (g_i instead of 1/g_i)."),
                   (lambda s, N, r, u: lt.optimal_matrix(s, N, s.size, u),
                    "Your matrix keeps every feature: only the top r directions are kept."),
                   (lambda s, N, r, u: lt.optimal_matrix(s, N, r, u.T),
@@ -984,10 +1016,19 @@ def _parity_cases(seed: int, with_m: bool, flips: bool = False) -> list[_Case]:
     return cases
 
 
-def head_gains(answer: object) -> CheckResult:
-    """Chapter 7: ``answer(p, N)`` returns ``h_τ`` for every task (Theorem P1).
+def head_curvatures(answer: object) -> CheckResult:
+    """Chapter 7: ``answer(p, N)`` returns the curvature ``γ_τ`` of every task (Theorem P1).
 
-    Reference: :func:`iclbook.parity_theory.head_gains`.
+    Reference: :func:`iclbook.parity_theory.head_curvatures`.
+    """
+    return _check_function(answer, "head_curvatures", pt.head_curvatures,
+                           _parity_cases(711, with_m=False), "function head_curvatures(p, N)")
+
+
+def head_gains(answer: object) -> CheckResult:
+    """Old name of :func:`head_curvatures` (chapter 7): ``answer(p, N)`` returns ``γ_τ``.
+
+    Reference: :func:`iclbook.parity_theory.head_curvatures`.
     """
     return _check_function(answer, "head_gains", pt.head_gains,
                            _parity_cases(711, with_m=False), "function head_gains(p, N)")
@@ -1001,8 +1042,8 @@ def optimal_head_weights(answer: object) -> CheckResult:
     return _check_function(
         answer, "optimal_head_weights", pt.optimal_head_weights,
         _parity_cases(712, with_m=False), "function optimal_head_weights(p, N)",
-        variants=[(lambda p, N: pt.head_gains(p, N) / np.asarray(p),
-                   "Upside down: the weight solves h a = p.")])
+        variants=[(lambda p, N: pt.head_curvatures(p, N) / np.asarray(p),
+                   "Upside down: the weight solves γ a = p.")])
 
 
 def parity_optimal_loss(answer: object) -> CheckResult:

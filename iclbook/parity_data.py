@@ -46,8 +46,14 @@ class ParityPrompts:
     phi_query: torch.Tensor
 
     @property
+    def chi_bar(self) -> torch.Tensor:
+        """The context vector ``chi_bar = (1/N) sum_i y_i chi(phi_i)``, shape (batch, D) (ch. 7)."""
+        return self.c
+
+    @property
     def c(self) -> torch.Tensor:
-        """``c = (1/N) sum_i y_i chi(phi_i)``, shape (batch, D) (chapter 7).
+        """The context vector ``chi_bar = (1/N) sum_i y_i chi(phi_i)`` (the name :attr:`chi_bar`
+        is the book's; ``c`` is kept for existing callers), shape (batch, D) (chapter 7).
 
         Computed as the off-diagonal entries of ``(1/N) sum_i y_i phi_i phi_i^T``.
         """
@@ -102,7 +108,8 @@ def sample_parity_prompts(
 
     ``p`` is the task importance (a sorted probability vector of length ``K``, ``d = 2K``);
     ``dictionary`` the orthonormal ``G`` (identity if None); ``eta`` / ``rho`` the label /
-    hidden-bit flip probabilities of the context, in ``[0, 1/2]`` (Theorem P2); ``task``
+    hidden-bit flip probabilities of the context, ``eta`` in ``[0, 1]`` and ``rho`` in
+    ``[0, 1/2]`` (Theorem P2); ``task``
     fixes the task of every prompt.  Pass ``generator`` or ``seed`` for reproducible draws.
     """
     pv = check_importance("p", p)
@@ -112,7 +119,7 @@ def sample_parity_prompts(
         raise ValueError("batch must be a positive count or a non-empty shape")
     for s in shape:
         check_positive_int("batch", s)
-    eta = check_probability("eta", eta, high=0.5)
+    eta = check_probability("eta", eta, high=1.0)
     rho = check_probability("rho", rho, high=0.5)
     K = pv.size
     d = 2 * K

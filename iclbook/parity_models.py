@@ -7,7 +7,7 @@ linear attention from the query to the context that reads the labels,
     y_hat = sum_j a_j ( (1/N) sum_i y_i s_j(x_i) ) s_j(x_q).
 
 With ``x = G phi``, ``s_j(x) = v_j^T chi(phi)`` where ``v_j`` lists the off-diagonal entries
-``2 [G^T W_j G]_{ab}`` (``a < b``), so ``y_hat = c^T A chi_q`` with
+``2 [G^T W_j G]_{ab}`` (``a < b``), so ``y_hat = chi_bar^T A chi_q`` with
 ``A = sum_j a_j v_j v_j^T`` (rank ``<= m``).  Traceless ``W_j``: the diagonal of
 ``G^T W_j G`` meets ``phi_a^2 = 1`` and only adds the constant ``tr W_j`` to every score,
 which cannot help (it adds variance); removing it makes the kernel form exact.
@@ -15,7 +15,7 @@ which cannot help (it adds variance); removing it makes the kernel form exact.
 * :func:`symmetric_traceless` -- the projection used for every ``W_j``.
 * :func:`two_layer_forward` -- the network's forward pass for given weights.
 * :func:`head_vectors`, :func:`kernel_matrix` -- ``v_j`` and ``A`` of given weights.
-* :func:`kernel_predict` -- ``c^T A chi_q``.
+* :func:`kernel_predict` -- ``chi_bar^T A chi_q``.
 * :func:`optimal_parity_weights` -- weights ``(W_j, a_j)`` realising Theorem P1's ``A*``.
 * :func:`heads_from_kernel` -- canonical (eigen-)heads realising a given ``A``.
 * :class:`ParityAttentionFamily` -- ``n_seeds x len(head_counts)`` models as one program.
@@ -115,7 +115,10 @@ def kernel_matrix(W: torch.Tensor | np.ndarray, a: torch.Tensor | np.ndarray,
 
 
 def kernel_predict(c: torch.Tensor, A: torch.Tensor, chi_query: torch.Tensor) -> torch.Tensor:
-    """The kernel form ``y_hat = c^T A chi_q`` (chapter 7); broadcasts over leading dims."""
+    """The kernel form ``y_hat = chi_bar^T A chi_q`` (chapter 7); broadcasts over leading dims.
+
+    The first argument ``c`` is the context vector ``chi_bar``.
+    """
     if A.shape[-1] != A.shape[-2] or c.shape[-1] != A.shape[-1] or chi_query.shape[-1] != \
             A.shape[-1]:
         raise ValueError(f"c (..., D), A (..., D, D) and chi_query (..., D) must agree in D, "
@@ -129,7 +132,7 @@ def optimal_parity_weights(p: Sequence[float] | np.ndarray, N: int, m: int,
     """Weights ``(W, a)`` of an optimal ``m``-head model (Theorem P1), shapes (m, d, d), (m,).
 
     Head ``j`` attends to hidden pair ``j``: ``W_j = sym(g_{2j} g_{2j+1}^T)``
-    (``g`` = columns of ``G``), so ``v_j = e_j``, and ``a_j = a*_j = p_j / h_j``.
+    (``g_k`` = column ``k`` of ``G``), so ``v_j = e_j``, and ``a_j = a*_j = p_j / gamma_j``.
     """
     pv = check_importance("p", p)
     K = pv.size

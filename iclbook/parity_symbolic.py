@@ -6,10 +6,11 @@ forms of :mod:`iclbook.parity_theory`.
 
 * :func:`pair_feature_gram` -- ``E[chi chi^T] = I`` by enumerating all ``2^d`` bit patterns.
 * :func:`label_correlation` -- ``E[y chi] = e_tau``, clean or with flips (``kappa e_tau``).
-* :func:`context_moments` -- ``E[c]`` and ``E[c c^T]`` for a context of ``N`` examples.
-* :func:`symbolic_loss` -- ``E (c^T A chi_q - y_q)^2`` for a symbolic symmetric ``A``
-  against ``tr(A^T A H) - 2 kappa tr(A P) + 1``.
-* :func:`symbolic_optimum` -- per-pair minimisation: ``a*_tau = p_tau/h_tau``, gains, ``L*_m``.
+* :func:`context_moments` -- ``E[chi_bar]`` and ``E[chi_bar chi_bar^T]`` for a context of ``N``
+  examples.
+* :func:`symbolic_loss` -- ``E (chi_bar^T A chi_q - y_q)^2`` for a symbolic symmetric ``A``
+  against ``tr(A^T A Gamma_II) - 2 kappa tr(A D_p) + 1``.
+* :func:`symbolic_optimum` -- per-pair minimisation: ``a*_tau = p_tau/gamma_tau``, gains, ``L*_m``.
 * :func:`symbolic_noisy_loss` -- Theorem P2 from the loss at ``A*``.
 """
 
@@ -99,9 +100,10 @@ def label_correlation(d: int, task: int, noisy: bool = False) -> sp.Matrix:
 
 def context_moments(d: int, task: int, kappa: sp.Expr | int = 1
                     ) -> tuple[sp.Matrix, sp.Matrix]:
-    """``E[c]`` and ``E[c c^T]`` for ``c = (1/N) sum_i y_i chi_i`` given the task (chapter 7).
+    """``E[chi_bar]``, ``E[chi_bar chi_bar^T]`` given the task (chapter 7).
 
-    ``N`` independent examples: ``E[c] = m`` and ``E[c c^T] = M/N + (1 - 1/N) m m^T`` with
+    ``chi_bar = (1/N) sum_i y_i chi_i`` over ``N`` independent examples: ``E[chi_bar] = m`` and
+    ``E[chi_bar chi_bar^T] = M/N + (1 - 1/N) m m^T`` with
     ``m = E[y chi] = kappa e_task`` and ``M = E[y^2 chi chi^T] = E[chi chi^T]`` (``y^2 = 1``,
     flips keep every sign +-1) from :func:`pair_feature_gram`.
     """
@@ -121,11 +123,12 @@ def _symmetric_matrix(D: int) -> sp.Matrix:
 
 
 def symbolic_loss(K: int = 2, kappa: sp.Expr = KAPPA) -> tuple[sp.Expr, sp.Expr, sp.Matrix]:
-    """The loss of ``c^T A chi_q`` for a symbolic symmetric ``A``, two ways (chapters 7-8).
+    """The loss of ``chi_bar^T A chi_q`` for a symbolic symmetric ``A``, two ways (chapters 7-8).
 
-    Returns ``(derived, closed, A)``: ``derived = sum_tau p_tau E||A^T c - e_tau||^2`` from
+    Returns ``(derived, closed, A)``: ``derived = sum_tau p_tau E||A^T chi_bar - e_tau||^2`` from
     :func:`context_moments` (the query is clean, ``E[chi_q chi_q^T] = I``), and
-    ``closed = tr(A^T A H) - 2 kappa tr(A P) + 1`` with ``H = (1 - 1/N) kappa^2 P + I/N``.
+    ``closed = tr(A^T A Gamma_kappa) - 2 kappa tr(A D_p) + 1`` with
+    ``Gamma_kappa = (1 - 1/N) kappa^2 D_p + I/N`` (``D_p = diag(p)`` on the task pairs).
     Both are expanded polynomials with ``p_K = 1 - p_1 - ... - p_{K-1}`` substituted;
     ``K`` (number of tasks) must be 1..3.
     """
@@ -153,9 +156,10 @@ def symbolic_loss(K: int = 2, kappa: sp.Expr = KAPPA) -> tuple[sp.Expr, sp.Expr,
 def symbolic_optimum(K: int, m: int) -> dict[str, object]:
     """Theorem P1 by per-pair minimisation (chapter 7), with symbols ``p_1..p_K`` and ``N``.
 
-    On a diagonal ``A`` the clean loss splits into ``1 + sum_tau (h_tau a_tau^2
-    - 2 p_tau a_tau)``, ``h_tau = p_tau + (1 - p_tau)/N``.  Returns a dict with ``h``, ``a_star``
-    (minimisers ``p/h``), ``gain`` (``p^2/h``, the loss each head removes), ``L_star``
+    On a diagonal ``A`` the clean loss splits into ``1 + sum_tau (gamma_tau a_tau^2
+    - 2 p_tau a_tau)``, with the curvature ``gamma_tau = p_tau + (1 - p_tau)/N``.  Returns a
+    dict with ``gamma`` (also under its old key ``h``), ``a_star`` (minimisers ``p/gamma``),
+    ``gain`` (``p^2/gamma``, the loss each head removes), ``L_star``
     (``1 - sum_{tau <= m} gain`` with ``sum p = 1``), ``gain_derivative`` (``d gain/d p`` for a
     generic ``p``, positive: hence top-``m``) and ``p_generic`` (that ``p``).
     """
@@ -173,7 +177,7 @@ def symbolic_optimum(K: int, m: int) -> dict[str, object]:
         gain.append(sp.simplify(-ell.subs(a, sol)))
     q = sp.Symbol("p", positive=True)
     g = q**2 / (q + (1 - q) / N_SYM)
-    return {"h": h, "a_star": a_star, "gain": gain,
+    return {"gamma": h, "h": h, "a_star": a_star, "gain": gain,
             "L_star": sp.simplify(1 - sum(gain[:m])),
             "gain_derivative": sp.factor(sp.diff(g, q)), "p_generic": q}
 
@@ -182,7 +186,7 @@ def symbolic_noisy_loss(K: int, m: int, kappa: sp.Expr = KAPPA) -> tuple[sp.Expr
     """Theorem P2 (chapter 8): the noisy loss at ``A*``, derived and as stated.
 
     Returns ``(derived, stated)``: ``derived`` evaluates ``tr(A^T A H_kappa)
-    - 2 kappa tr(A P) + 1`` at ``A* = diag(a*_1..a*_m, 0..)`` on the task pairs;
+    - 2 kappa tr(A D_p) + 1`` at ``A* = diag(a*_1..a*_m, 0..)`` on the task pairs;
     ``stated = 1 - P_m + sum_{tau <= m} [p_tau (1 - a*_tau kappa)^2
     + (a*_tau)^2 (1 - p_tau kappa^2)/N]``, each as one rational function.
     """

@@ -10,17 +10,24 @@ vector ``chi(phi)`` lists the ``D = d(d-1)/2`` pair products ``phi_a phi_b`` (``
 lexicographic order); task ``tau`` (0-based here, ``tau = 0..K-1``) is the parity of the
 hidden pair ``(2 tau, 2 tau + 1)`` and is drawn with probability ``p_tau``
 (``p_0 >= p_1 >= ...``, the importance).  The ``m``-head model predicts in kernel form
-``y_hat = c^T A chi_q`` with ``c = (1/N) sum_i y_i chi_i`` and ``rank A <= m``.
+``y_hat = chi_bar^T A chi_q`` with the context vector ``chi_bar = (1/N) sum_i y_i chi_i`` and
+``rank A <= m``.  ``D_p = diag(p)`` on the task pairs; ``Gamma_II = (1 - 1/N) D_p + I/N``.
 
 * :func:`pair_list`, :func:`task_pair_indices` -- coordinates of ``chi``.
-* :func:`head_gains` -- ``h_tau = p_tau + (1 - p_tau)/N``.
-* :func:`optimal_head_weights` -- ``a*_tau = p_tau / h_tau`` (Theorem P1).
+* :func:`head_curvatures` -- the curvature ``gamma_tau = p_tau + (1 - p_tau)/N`` of task ``tau``.
+* :func:`task_gains` -- the gain ``p_tau^2 / gamma_tau`` of keeping task ``tau``.
+* :func:`optimal_head_weights` -- ``a*_tau = p_tau / gamma_tau`` (Theorem P1).
 * :func:`optimal_kernel` -- Theorem P1's ``A*`` (top-``m`` task pairs).
-* :func:`optimal_loss`, :func:`optimal_loss_curve` -- ``L*_m = 1 - sum_{tau<m} p_tau^2/h_tau``.
-* :func:`noise_factor` -- ``kappa = (1 - 2 eta)(1 - 2 rho)^2`` (Theorem P2).
+* :func:`optimal_loss`, :func:`optimal_loss_curve` -- ``L*_m = 1 - sum_{tau<m} p_tau^2/gamma_tau``.
+* :func:`noise_factor` -- ``kappa = (1 - 2 eta)(1 - 2 rho)^2`` (Theorem P2; negative when
+  ``eta > 1/2``).
 * :func:`noisy_loss` -- Theorem P2, the loss of ``A*`` on a noisy context.
 * :func:`kernel_loss` -- population loss of *any* ``A`` (clean or noisy context).
-* :func:`sign_accuracy` -- exact sign accuracy of ``A*`` (chapter 8; a finite sum).
+* :func:`sign_accuracy`, :func:`sign_accuracy_per_task` -- exact sign accuracy of ``A*``
+  (chapter 8; a finite sum).
+* :func:`noisy_pretrained_weights`, :func:`noisy_pretrained_kernel`,
+  :func:`matched_noise_loss_curve` -- the optimum when pretraining contexts carry the same
+  noise as the test context (chapter 8, "matched noise").
 * :func:`best_head_count` -- the loss-minimising number of heads under noise.
 * :func:`importance_profile` -- a geometric profile ``p_tau ~ exp(-beta tau)`` (widgets).
 """
@@ -44,7 +51,9 @@ __all__ = [
     "pair_list",
     "pair_index",
     "task_pair_indices",
+    "head_curvatures",
     "head_gains",
+    "task_gains",
     "optimal_head_weights",
     "optimal_kernel",
     "optimal_loss",
@@ -54,6 +63,11 @@ __all__ = [
     "noisy_loss_curve",
     "kernel_loss",
     "sign_accuracy",
+    "sign_accuracy_per_task",
+    "noisy_pretrained_weights",
+    "noisy_pretrained_kernel",
+    "matched_noise_loss_curve",
+    "matched_noise_loss",
     "best_head_count",
     "importance_profile",
 ]
@@ -98,7 +112,9 @@ def _check_m(m: object, K: int) -> int:
 
 
 def _check_flips(eta: float, rho: float) -> tuple[float, float]:
-    return check_probability("eta", eta, high=0.5), check_probability("rho", rho, high=0.5)
+    """Label flips ``eta`` in ``[0, 1]`` (above 1/2 the labels mostly lie: ``kappa < 0``);
+    hidden-bit flips ``rho`` in ``[0, 1/2]``."""
+    return check_probability("eta", eta, high=1.0), check_probability("rho", rho, high=0.5)
 
 
 def pair_list(d: int) -> list[tuple[int, int]]:
@@ -126,17 +142,31 @@ def task_pair_indices(d: int) -> np.ndarray:
     return np.array([pair_index(d, 2 * t, 2 * t + 1) for t in range(d // 2)])
 
 
-def head_gains(p: ArrayLike, N: int) -> np.ndarray:
-    """``h_tau = p_tau + (1 - p_tau)/N``: the diagonal of ``H = (1 - 1/N) P + I/N`` (Thm P1)."""
+def head_curvatures(p: ArrayLike, N: int) -> np.ndarray:
+    """The curvature ``gamma_tau = p_tau + (1 - p_tau)/N`` of every task (Theorem P1, ch. 7).
+
+    The diagonal entries of ``Gamma_II = (1 - 1/N) D_p + I/N`` on the task pairs: the mean
+    of ``chi_bar_tau^2`` over prompts and tasks.
+    """
     p = check_importance("p", p)
     N = check_positive_int("N", N)
     return p + (1 - p) / N
 
 
-def optimal_head_weights(p: ArrayLike, N: int) -> np.ndarray:
-    """``a*_tau = p_tau / h_tau`` for every task (Theorem P1, chapter 7)."""
+#: Old name of :func:`head_curvatures` (it returns curvatures, not gains); kept for callers.
+head_gains = head_curvatures
+
+
+def task_gains(p: ArrayLike, N: int) -> np.ndarray:
+    """The gain ``p_tau^2 / gamma_tau`` of every task: the loss removed by a head on it (ch. 7)."""
     p = check_importance("p", p)
-    return p / head_gains(p, N)
+    return p**2 / head_curvatures(p, N)
+
+
+def optimal_head_weights(p: ArrayLike, N: int) -> np.ndarray:
+    """``a*_tau = p_tau / gamma_tau`` for every task (Theorem P1, chapter 7)."""
+    p = check_importance("p", p)
+    return p / head_curvatures(p, N)
 
 
 def optimal_kernel(p: ArrayLike, N: int, m: int) -> np.ndarray:
@@ -161,23 +191,22 @@ def optimal_loss_curve(p: ArrayLike, N: int) -> np.ndarray:
 
     Gradient training passes near these values when heads are learned one at a time.
     """
-    p = check_importance("p", p)
-    h = head_gains(p, N)
-    return 1.0 - np.concatenate([[0.0], np.cumsum(p**2 / h)])
+    return 1.0 - np.concatenate([[0.0], np.cumsum(task_gains(p, N))])
 
 
 def optimal_loss(p: ArrayLike, N: int, m: int) -> float:
-    """Theorem P1: ``L*_m = 1 - sum_{tau < m} p_tau^2 / h_tau``, ``m`` in ``1..K``."""
+    """Theorem P1: ``L*_m = 1 - sum_{tau < m} p_tau^2 / gamma_tau``, ``m`` in ``1..K``."""
     p = check_importance("p", p)
     m = _check_m(m, p.size)
     return float(optimal_loss_curve(p, N)[m])
 
 
 def noise_factor(eta: float = 0.0, rho: float = 0.0) -> float:
-    """``kappa = (1 - 2 eta)(1 - 2 rho)^2``: attenuation of ``E[c]`` by context noise (Thm P2).
+    """``kappa = (1 - 2 eta)(1 - 2 rho)^2``: attenuation of ``E[chi_bar]`` by context noise (P2).
 
-    ``eta``: probability that a context label is flipped; ``rho``: probability that each
-    hidden bit of a context input is flipped (both in ``[0, 1/2]``).
+    ``eta``: probability that a context label is flipped, in ``[0, 1]`` (``kappa < 0`` when
+    ``eta > 1/2``: the labels are anti-correlated with the task); ``rho``: probability that
+    each hidden bit of a context input is flipped, in ``[0, 1/2]``.
     """
     eta, rho = _check_flips(eta, rho)
     return (1 - 2 * eta) * (1 - 2 * rho) ** 2
@@ -186,8 +215,8 @@ def noise_factor(eta: float = 0.0, rho: float = 0.0) -> float:
 def noisy_loss_curve(p: ArrayLike, N: int, eta: float = 0.0, rho: float = 0.0) -> np.ndarray:
     """Theorem P2 for every ``m``: ``[L_0(kappa), L_1(kappa), ..., L_K(kappa)]``, ``L_0 = 1``.
 
-    ``L_m(kappa) = 1 - P_m + sum_{tau < m} [p_tau (1 - a*_tau kappa)^2
-    + (a*_tau)^2 (1 - p_tau kappa^2)/N]`` with ``P_m = sum_{tau < m} p_tau``.
+    ``L_m(kappa) = 1 - Pi_m + sum_{tau < m} [p_tau (1 - a*_tau kappa)^2
+    + (a*_tau)^2 (1 - p_tau kappa^2)/N]`` with ``Pi_m = sum_{tau < m} p_tau``.
     """
     p = check_importance("p", p)
     N = check_positive_int("N", N)
@@ -211,11 +240,12 @@ def noisy_loss(p: ArrayLike, N: int, m: int, eta: float = 0.0, rho: float = 0.0)
 
 def kernel_loss(A: np.ndarray, p: ArrayLike, N: int, eta: float = 0.0,
                 rho: float = 0.0) -> np.ndarray | float:
-    """Population loss of the kernel predictor ``c^T A chi_q`` for any ``A`` (chapters 7-8).
+    """Population loss of the kernel predictor ``chi_bar^T A chi_q`` for any ``A`` (ch. 7-8).
 
-    ``L(A) = tr(A^T H_kappa A) - 2 kappa tr(A P) + 1`` with
-    ``H_kappa = (1 - 1/N) kappa^2 P + I/N``, ``P = diag(p)`` on the task pairs.  For a
-    symmetric ``A`` (every ``m``-head model) ``tr(A^T H A) = tr(A^T A H)``, theory.md's form.
+    ``L(A) = tr(A^T Gamma_kappa A) - 2 kappa tr(A D_p) + 1`` with
+    ``Gamma_kappa = (1 - 1/N) kappa^2 D_p + I/N``, ``D_p = diag(p)`` on the task pairs.  For
+    a symmetric ``A`` (every ``m``-head model) ``tr(A^T Gamma A) = tr(A^T A Gamma)``, the form
+    chapter 7 derives.
     ``A`` may carry leading batch dimensions ``(..., D, D)``; the result then has shape
     ``(...)``.
     """
@@ -276,15 +306,16 @@ def _positive_mass(values: np.ndarray, probs: np.ndarray, weight: float, z: np.n
     return float(total)
 
 
-def sign_accuracy(p: ArrayLike, N: int, m: int, eta: float = 0.0, rho: float = 0.0) -> float:
-    """Exact sign accuracy ``P(sign(y_hat) = y_q)`` of Theorem P1's ``m``-head optimum.
+def sign_accuracy_per_task(p: ArrayLike, N: int, m: int, eta: float = 0.0,
+                           rho: float = 0.0) -> np.ndarray:
+    """Exact sign accuracy of Theorem P1's ``m``-head optimum on prompts of each task (ch. 8).
 
-    A tie ``y_hat = 0`` counts one half (a fair coin breaks it).  Chapter 8 derives the
-    finite sum: for a covered task ``tau < m``, ``N y_hat y_q = a*_tau Z_0 + sum_{s<m, s!=tau}
-    a*_s Z_s`` with independent ``Z_0 = sum of N signs of mean kappa`` and
-    ``Z_s = sum of N fair signs``; for an uncovered task the prediction is independent of
-    ``y_q`` and the accuracy is exactly 1/2.  The distributions are enumerated exactly
-    (about ``(N+1)^(m-1)`` points per task).
+    Entry ``tau`` is ``P(sign(y_hat) = y_q | task tau)``; ``1/2`` for an uncovered task
+    (``tau >= m``).  A tie ``y_hat = 0`` counts one half.  For a covered task
+    ``N y_hat y_q = a*_tau Z_0 + sum_{s<m, s!=tau} a*_s Z_s`` with independent
+    ``Z_0 = sum of N signs of mean kappa`` and ``Z_s = sum of N fair signs``; the
+    distributions are enumerated exactly (about ``(N+1)^(m-1)`` points per task).  Holds for
+    ``kappa < 0`` too (``eta > 1/2``): then a covered task is answered *below* chance.
     """
     p = check_importance("p", p)
     N = check_positive_int("N", N)
@@ -293,15 +324,83 @@ def sign_accuracy(p: ArrayLike, N: int, m: int, eta: float = 0.0, rho: float = 0
     a = optimal_head_weights(p, N)[:m]
     z_fair, p_fair = _signed_binomial(N, 0.5)
     z_sig, p_sig = _signed_binomial(N, (1 + kappa) / 2)
-    acc = 0.5 * float(p[m:].sum())
+    out = np.full(p.size, 0.5)
     tol = 1e-9 * float(a.max()) * N
     for t in range(m):
         others = [s for s in range(m) if s != t]
         values, probs = np.zeros(1), np.ones(1)
         for s in others:
             values, probs = _convolve(values, probs, float(a[s]), z_fair, p_fair)
-        acc += float(p[t]) * _positive_mass(values, probs, float(a[t]), z_sig, p_sig, tol)
-    return float(acc)
+        out[t] = _positive_mass(values, probs, float(a[t]), z_sig, p_sig, tol)
+    return out
+
+
+def sign_accuracy(p: ArrayLike, N: int, m: int, eta: float = 0.0, rho: float = 0.0) -> float:
+    """Exact sign accuracy ``P(sign(y_hat) = y_q)`` of Theorem P1's ``m``-head optimum.
+
+    The task-weighted mean ``sum_tau p_tau acc_tau`` of :func:`sign_accuracy_per_task`
+    (chapter 8, the proposition on the sign accuracy).  ``eta`` in ``[0, 1]``: above 1/2
+    (``kappa < 0``) the accuracy falls below 1/2.
+    """
+    p = check_importance("p", p)
+    return float(np.dot(p, sign_accuracy_per_task(p, N, m, eta, rho)))
+
+
+def noisy_pretrained_weights(p: ArrayLike, N: int, eta: float = 0.0,
+                             rho: float = 0.0) -> np.ndarray:
+    """Optimal head weights when the *pretraining* contexts carry noise ``kappa`` (chapter 8).
+
+    Minimising ``tr(A^T Gamma_kappa A) - 2 kappa tr(A D_p) + 1`` gives, on a kept task pair,
+    ``a_tau(kappa) = kappa p_tau / gamma_tau(kappa)`` with the noisy curvature
+    ``gamma_tau(kappa) = (1 - 1/N) kappa^2 p_tau + 1/N``.  At ``kappa = 1`` this is
+    Theorem P1's ``a*_tau``.
+    """
+    p = check_importance("p", p)
+    N = check_positive_int("N", N)
+    kappa = noise_factor(eta, rho)
+    return kappa * p / ((1 - 1 / N) * kappa**2 * p + 1 / N)
+
+
+def noisy_pretrained_kernel(p: ArrayLike, N: int, m: int, eta: float = 0.0,
+                            rho: float = 0.0) -> np.ndarray:
+    """The optimal rank-``m`` kernel under noisy pretraining (chapter 8, matched noise).
+
+    The gain of task ``tau`` becomes ``kappa^2 p_tau^2 / gamma_tau(kappa)``, still increasing
+    in ``p_tau``, so the ``m`` most important task pairs are kept, with the weights of
+    :func:`noisy_pretrained_weights` (all zero at ``kappa = 0``, where nothing is learnable).
+    """
+    p = check_importance("p", p)
+    K = p.size
+    m = _check_m(m, K)
+    d = 2 * K
+    D = d * (d - 1) // 2
+    A = np.zeros((D, D))
+    idx = task_pair_indices(d)[:m]
+    A[idx, idx] = noisy_pretrained_weights(p, N, eta, rho)[:m]
+    return A
+
+
+def matched_noise_loss_curve(p: ArrayLike, N: int, eta: float = 0.0,
+                             rho: float = 0.0) -> np.ndarray:
+    """``[L_0, ..., L_K]`` when pretraining and test contexts carry the same noise (ch. 8).
+
+    ``L_m = 1 - sum_{tau < m} kappa^2 p_tau^2 / gamma_tau(kappa)``: every term is a gain
+    ``>= 0``, so the loss never rises with ``m`` -- with matched noise a larger model is
+    never worse.  At ``kappa = 1`` this is :func:`optimal_loss_curve`.
+    """
+    p = check_importance("p", p)
+    N = check_positive_int("N", N)
+    kappa = noise_factor(eta, rho)
+    gains = kappa**2 * p**2 / ((1 - 1 / N) * kappa**2 * p + 1 / N)
+    return 1.0 - np.concatenate([[0.0], np.cumsum(gains)])
+
+
+def matched_noise_loss(p: ArrayLike, N: int, m: int, eta: float = 0.0,
+                       rho: float = 0.0) -> float:
+    """Loss of the noisy-pretrained ``m``-head optimum on contexts with the same noise."""
+    p = check_importance("p", p)
+    m = _check_m(m, p.size)
+    return float(matched_noise_loss_curve(p, N, eta, rho)[m])
 
 
 def importance_profile(K: int, beta: float) -> np.ndarray:

@@ -29,6 +29,8 @@ from .parity_models import ParityAttentionFamily, kernel_matrix, kernel_predict
 from .parity_theory import (
     check_importance,
     kernel_loss,
+    matched_noise_loss,
+    noisy_pretrained_kernel,
     optimal_kernel,
     optimal_loss,
 )
@@ -64,7 +66,7 @@ def sign_correct(y_hat: torch.Tensor, y: torch.Tensor, tol: float = 1e-6) -> tor
 
 
 def _check_flips(eta: float, rho: float) -> tuple[float, float]:
-    return check_probability("eta", eta, high=0.5), check_probability("rho", rho, high=0.5)
+    return check_probability("eta", eta, high=1.0), check_probability("rho", rho, high=0.5)
 
 
 def monte_carlo_parity(
@@ -79,11 +81,12 @@ def monte_carlo_parity(
     n_prompts: int = 100_000,
     seed: int = 0,
 ) -> MonteCarloEstimate:
-    """Monte Carlo estimate for the kernel predictor ``c^T A chi_q`` on sampled prompts.
+    """Monte Carlo estimate for the kernel predictor ``chi_bar^T A chi_q`` on sampled prompts.
 
     ``metric="loss"``: squared error ``(y_hat - y_q)^2`` (Theorems P1 and P2);
     ``metric="accuracy"``: sign accuracy, ties counted 1/2 (chapter 8).  The context is noisy
-    with label flips ``eta`` and hidden-bit flips ``rho``; the query is clean.
+    with label flips ``eta`` (in ``[0, 1]``) and hidden-bit flips ``rho`` (in ``[0, 1/2]``);
+    the query is clean.
     """
     pv = check_importance("p", p)
     d = 2 * pv.size
@@ -224,7 +227,10 @@ class ParityFamilyResult:
     Arrays indexed ``[seed_index, count_index]``: ``population_loss`` (exact loss of the
     learned ``A``), ``heldout_loss`` (the network's mean squared error on held-out prompts)
     and its ``heldout_stderr``, ``A`` ((D, D) each).  ``optimal_loss[k] = L*_{m_k}`` and
-    ``A_star[k]`` are Theorem P1's closed forms.
+    ``A_star[k]`` are Theorem P1's closed forms -- or, when the family was pretrained on noisy
+    contexts (``train_eta``, ``train_rho``), the matched-noise optimum
+    (:func:`iclbook.parity_theory.noisy_pretrained_kernel`), with ``population_loss``
+    the exact loss at the training noise.
     """
 
     p: np.ndarray
@@ -241,6 +247,8 @@ class ParityFamilyResult:
     heldout_loss: np.ndarray
     heldout_stderr: np.ndarray
     n_heldout: int
+    train_eta: float = 0.0
+    train_rho: float = 0.0
 
     @property
     def loss_gap(self) -> np.ndarray:
@@ -296,6 +304,8 @@ def train_parity_family(
     log_every: int = 10,
     device: str | torch.device = "cpu",
     progress: bool | None = None,
+    eta: float = 0.0,
+    rho: float = 0.0,
 ) -> ParityFamilyResult:
     """Train the two-layer ``m``-head model for every ``m`` in ``head_counts`` and seed (ch. 8).
 
@@ -308,9 +318,13 @@ def train_parity_family(
     ``L(A)`` is within that relative gap of ``L*_m`` (checked every ``check_every`` steps).
     ``device`` (e.g. ``"cuda"``) trains there; prompts are drawn on the CPU, and the
     returned model is back on the CPU.
+    ``eta``, ``rho`` (default 0): pretrain on *noisy* contexts (label flips, hidden-bit flips);
+    then the reference optimum is :func:`iclbook.parity_theory.noisy_pretrained_kernel` and
+    every loss in the result (exact and held-out) is taken at that same noise (chapter 8).
     """
     pv = check_importance("p", p)
     N = check_positive_int("N", N)
+    eta, rho = _check_flips(eta, rho)
     K = pv.size
     d = 2 * K
     counts = list(range(1, K + 1)) if head_counts is None else [
@@ -327,19 +341,26 @@ def train_parity_family(
     S = len(seeds)
 
     def sample(gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        pr = sample_parity_prompts((S, batch), N, pv, dictionary=dictionary, generator=gen)
+        pr = sample_parity_prompts((S, batch), N, pv, dictionary=dictionary, eta=eta, rho=rho,
+                                   generator=gen)
         return embed_parity_prompts(pr).to(dev), pr.y_query[:, None, :].to(dev)
+
+    noisy = eta > 0 or rho > 0
+    A_star = np.stack([noisy_pretrained_kernel(pv, N, m, eta, rho) if noisy
+                       else optimal_kernel(pv, N, m) for m in counts])
+    L_ref = np.array([matched_noise_loss(pv, N, m, eta, rho) if noisy
+                      else optimal_loss(pv, N, m) for m in counts])
 
     target = None
     if target_gap is not None:
         gap = check_nonnegative("target_gap", target_gap)
-        L_star = np.array([optimal_loss(pv, N, m) for m in counts])
+        L_star = L_ref
 
         def target(m: torch.nn.Module) -> bool:
             with torch.no_grad():
                 A = kernel_matrix(model.W.cpu().double(), model.head_weights.cpu().double(),
                                   dictionary).numpy()
-            return bool(np.all(np.asarray(kernel_loss(A, pv, N)) / L_star - 1 <= gap))
+            return bool(np.all(np.asarray(kernel_loss(A, pv, N, eta, rho)) / L_star - 1 <= gap))
 
     history = train_family(model, sample, steps=steps, lr=lr, seed=seeds[0] + 2_000_003,
                            log_every=log_every, target=target, check_every=check_every,
@@ -347,13 +368,13 @@ def train_parity_family(
     model.cpu()
     with torch.no_grad():
         A = model.kernel_matrices(dictionary).double().numpy()
-    ev = evaluate_parity_family(model, pv, N, dictionary=dictionary, n_prompts=n_heldout)
+    ev = evaluate_parity_family(model, pv, N, dictionary=dictionary, eta=eta, rho=rho,
+                                n_prompts=n_heldout)
     return ParityFamilyResult(
         p=pv, N=N, head_counts=counts, seeds=seeds, dictionary=dictionary, model=model,
-        history=history, A=A, A_star=np.stack([optimal_kernel(pv, N, m) for m in counts]),
-        optimal_loss=np.array([optimal_loss(pv, N, m) for m in counts]),
-        population_loss=np.asarray(kernel_loss(A, pv, N)), heldout_loss=ev.loss,
-        heldout_stderr=ev.loss_stderr, n_heldout=n_heldout,
+        history=history, A=A, A_star=A_star, optimal_loss=L_ref,
+        population_loss=np.asarray(kernel_loss(A, pv, N, eta, rho)), heldout_loss=ev.loss,
+        heldout_stderr=ev.loss_stderr, n_heldout=n_heldout, train_eta=eta, train_rho=rho,
     )
 
 

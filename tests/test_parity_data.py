@@ -71,7 +71,7 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="p must"):
         sample_parity_prompts(2, 4, [0.3, 0.7])
     with pytest.raises(ValueError, match="eta must"):
-        sample_parity_prompts(2, 4, P, eta=0.7)
+        sample_parity_prompts(2, 4, P, eta=1.7)
     with pytest.raises(ValueError, match="rho must"):
         sample_parity_prompts(2, 4, P, rho=-0.1)
     with pytest.raises(ValueError, match="N must"):

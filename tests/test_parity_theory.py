@@ -10,12 +10,17 @@ from iclbook.parity_theory import (
     best_head_count,
     check_hidden_dim,
     check_importance,
+    head_curvatures,
     head_gains,
     importance_profile,
     kernel_loss,
+    matched_noise_loss,
+    matched_noise_loss_curve,
     noise_factor,
     noisy_loss,
     noisy_loss_curve,
+    noisy_pretrained_kernel,
+    noisy_pretrained_weights,
     optimal_head_weights,
     optimal_kernel,
     optimal_loss,
@@ -23,6 +28,8 @@ from iclbook.parity_theory import (
     pair_index,
     pair_list,
     sign_accuracy,
+    sign_accuracy_per_task,
+    task_gains,
     task_pair_indices,
 )
 from iclbook.parity_training import monte_carlo_parity
@@ -185,9 +192,14 @@ def test_bad_arguments():
     for m in (0, 5, 1.5, True):
         with pytest.raises(ValueError, match="m must be an integer in 1..4"):
             optimal_loss(P, N, m)
-    for name, kw in (("eta", {"eta": 0.6}), ("eta", {"eta": -0.1}), ("rho", {"rho": 0.51})):
-        with pytest.raises(ValueError, match=rf"{name} must be a number in \[0, 0.5\]"):
+    for name, kw, high in (("eta", {"eta": 1.01}, "1"), ("eta", {"eta": -0.1}, "1"),
+                           ("rho", {"rho": 0.51}, "0.5")):
+        with pytest.raises(ValueError, match=rf"{name} must be a number in \[0, {high}\]"):
             noisy_loss(P, N, 2, **kw)
+        with pytest.raises(ValueError, match=name):
+            matched_noise_loss(P, N, 2, **kw)
+        with pytest.raises(ValueError, match=name):
+            noisy_pretrained_kernel(P, N, 2, **kw)
         with pytest.raises(ValueError, match=name):
             sign_accuracy(P, N, 2, **kw)
         with pytest.raises(ValueError, match=name):
@@ -220,3 +232,64 @@ def test_sign_accuracy_with_ties_in_the_profile():
     est = monte_carlo_parity(optimal_kernel([0.25] * 4, 16, 4), [0.25] * 4, 16,
                              metric="accuracy", eta=0.1, n_prompts=100_000, seed=3)
     assert est.agrees_with(acc, z=4)
+
+
+def test_curvature_gain_names():
+    gamma = head_curvatures(P, N)
+    np.testing.assert_allclose(gamma, np.array(P) + (1 - np.array(P)) / N)
+    np.testing.assert_allclose(task_gains(P, N), np.array(P) ** 2 / gamma)
+    assert head_gains is head_curvatures  # old name kept for existing callers
+
+
+def test_negative_kappa_below_chance():
+    """eta > 1/2: kappa < 0, every covered task is answered below chance (exact and MC)."""
+    assert noise_factor(0.75) == pytest.approx(-0.5)
+    assert noise_factor(1.0, 0.1) == pytest.approx(-(0.8**2))
+    per = sign_accuracy_per_task(P, N, 3, eta=0.7)
+    assert np.all(per[:3] < 0.5) and per[3] == 0.5
+    assert sign_accuracy(P, N, 3, eta=0.7) == pytest.approx(float(np.dot(P, per)))
+    # symmetry: flipping every label mirrors the clean accuracy about 1/2
+    for m in range(1, 5):
+        assert sign_accuracy(P, N, m, eta=1.0) == pytest.approx(1 - sign_accuracy(P, N, m))
+    for m in (1, 4):
+        est = monte_carlo_parity(optimal_kernel(P, N, m), P, N, metric="accuracy", eta=0.7,
+                                 n_prompts=60_000, seed=40 + m)
+        assert est.agrees_with(sign_accuracy(P, N, m, eta=0.7), z=4)
+        est = monte_carlo_parity(optimal_kernel(P, N, m), P, N, eta=0.8, rho=0.05,
+                                 n_prompts=60_000, seed=50 + m)
+        assert est.agrees_with(noisy_loss(P, N, m, eta=0.8, rho=0.05), z=4)
+
+
+def test_noisy_pretraining_closed_form():
+    np.testing.assert_allclose(noisy_pretrained_weights(P, N), optimal_head_weights(P, N))
+    np.testing.assert_allclose(matched_noise_loss_curve(P, N), optimal_loss_curve(P, N))
+    k = noise_factor(0.2, 0.05)
+    a = noisy_pretrained_weights(P, N, 0.2, 0.05)
+    p = np.array(P)
+    np.testing.assert_allclose(a, k * p / ((1 - 1 / N) * k**2 * p + 1 / N))
+    # matched noise: the loss never rises with m; clean pretraining: it does at eta = 0.4
+    for eta in (0.1, 0.3, 0.4, 0.45):
+        assert np.all(np.diff(matched_noise_loss_curve(P, N, eta)) < 0)
+    assert np.diff(noisy_loss_curve(P, N, eta=0.4))[-1] > 0
+    # the noisy-pretrained kernel is optimal at its noise: better than A* there, and
+    # a perturbation of any kept weight raises the loss
+    for m in range(1, 5):
+        A = noisy_pretrained_kernel(P, N, m, 0.3, 0.05)
+        L = kernel_loss(A, P, N, 0.3, 0.05)
+        assert L == pytest.approx(matched_noise_loss(P, N, m, 0.3, 0.05))
+        assert L < kernel_loss(optimal_kernel(P, N, m), P, N, 0.3, 0.05)
+        idx = task_pair_indices(8)[:m]
+        for t in idx:
+            for eps in (1e-3, -1e-3):
+                B = A.copy()
+                B[t, t] += eps
+                assert kernel_loss(B, P, N, 0.3, 0.05) > L
+    assert np.all(noisy_pretrained_kernel(P, N, 2, eta=0.5) == 0)
+
+
+@pytest.mark.parametrize("eta, rho", [(0.2, 0.0), (0.1, 0.1), (0.7, 0.0)])
+def test_noisy_pretraining_matches_monte_carlo(eta, rho):
+    for m in (1, 4):
+        est = monte_carlo_parity(noisy_pretrained_kernel(P, N, m, eta, rho), P, N, eta=eta,
+                                 rho=rho, n_prompts=60_000, seed=int(1000 * eta) + m)
+        assert est.agrees_with(matched_noise_loss(P, N, m, eta, rho), z=4)

@@ -76,7 +76,7 @@ def test_bad_training_arguments():
     with pytest.raises(ValueError, match="metric must"):
         monte_carlo_parity(np.zeros((28, 28)), P, N, metric="hinge")
     with pytest.raises(ValueError, match="eta must"):
-        monte_carlo_parity(np.zeros((28, 28)), P, N, eta=0.8)
+        monte_carlo_parity(np.zeros((28, 28)), P, N, eta=1.2)
     with pytest.raises(ValueError, match="A must have shape"):
         monte_carlo_parity(np.zeros((6, 6)), P, N)
     with pytest.raises(ValueError, match="K = 2 tasks"):
@@ -106,8 +106,20 @@ def test_train_softmax_parity_small_run_and_bad_inputs():
     with pytest.raises(ValueError, match="clean condition"):
         train_softmax_parity([0.6, 0.4], 4, [(1, 8)], noise=[(0.2, 0.0)], steps=1)
     with pytest.raises(ValueError, match="eta must"):
-        train_softmax_parity([0.6, 0.4], 4, [(1, 8)], noise=[(0.0, 0.0), (0.7, 0.0)], steps=1)
+        train_softmax_parity([0.6, 0.4], 4, [(1, 8)], noise=[(0.0, 0.0), (1.5, 0.0)], steps=1)
     with pytest.raises(ValueError, match="configs must"):
         train_softmax_parity([0.6, 0.4], 4, [], steps=1)
     with pytest.raises(ValueError, match="n_heads must"):
         train_softmax_parity([0.6, 0.4], 4, [(0, 8)], steps=1)
+
+
+def test_noisy_pretraining_reaches_the_matched_optimum():
+    """Pretrained on noisy contexts, every head count reaches the matched-noise closed form."""
+    from iclbook.parity_theory import matched_noise_loss_curve
+    res = train_parity_family(P, N, seeds=(0,), dictionary=G, steps=300, n_heldout=20_000,
+                              eta=0.3, progress=False)
+    assert res.train_eta == 0.3
+    np.testing.assert_allclose(res.optimal_loss, matched_noise_loss_curve(P, N, eta=0.3)[1:])
+    assert np.all(np.abs(res.loss_gap) < 0.02)
+    assert np.all(np.abs(res.heldout_loss - res.population_loss) < 5 * res.heldout_stderr)
+    assert np.all(np.diff(res.population_loss[0]) < 0)  # more heads never hurt here

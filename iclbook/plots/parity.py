@@ -73,7 +73,7 @@ def plot_optimal_solution(p: Sequence[float] | np.ndarray, N: int,
     ax2.set_ylabel("number of heads m")
     ax2.set_title("diagonal of $A^*$: weight $a^*_\\tau$ on each pair")
     ax2.grid(False)
-    fig.colorbar(im, ax=ax2, label="$a^*_\\tau = p_\\tau / h_\\tau$")
+    fig.colorbar(im, ax=ax2, label="$a^*_\\tau = p_\\tau / \\gamma_\\tau$")
     finish(ax1)
     return fig
 
