@@ -204,12 +204,14 @@ def loss_weighted_error(B: np.ndarray, B_ref: np.ndarray, covariance: np.ndarray
                         N: int) -> float:
     """Relative error of ``B`` against ``B_ref`` in the norm the loss uses (chapter 5).
 
-    ``||Lambda^{1/2} (B - B_ref) (Lambda Gamma)^{1/2}||_F / ||Lambda^{1/2} B_ref (Lambda Gamma)^{1/2}||_F``
-    with ``Gamma = (1+1/N) Lambda + tr(Lambda)/N I``.  Why this weighting: the clean loss
+    ``||Lambda^{1/2} (B - B_ref) (Lambda Gamma)^{1/2}||_F
+    / ||Lambda^{1/2} B_ref (Lambda Gamma)^{1/2}||_F`` with ``Gamma = (1+1/N) Lambda + tr(Lambda)/N I``.  Why this weighting: the clean loss
     ``L(B) = tr(B^T Lambda B Lambda Gamma) - 2 tr(Lambda B Lambda) + tr Lambda`` is quadratic
-    with Hessian form ``tr(D^T Lambda D Lambda Gamma) = ||Lambda^{1/2} D (Lambda Gamma)^{1/2}||_F^2``
-    (``Lambda`` and ``Gamma`` commute), so for the full-rank optimum ``B_ref = Gamma^{-1}`` the
-    excess loss is exactly ``L(B) - L(B_ref) = ||Lambda^{1/2} (B - B_ref)(Lambda Gamma)^{1/2}||_F^2``.
+    with Hessian form ``tr(D^T Lambda D Lambda Gamma)``, which equals
+    ``||Lambda^{1/2} D (Lambda Gamma)^{1/2}||_F^2`` (``Lambda`` and ``Gamma`` commute); so for
+    the full-rank optimum ``B_ref = Gamma^{-1}`` the excess loss ``L(B) - L(B_ref)`` is exactly
+    ``||Lambda^{1/2} (B - B_ref)(Lambda Gamma)^{1/2}||_F^2`` (for ``r < d`` a term linear in
+    the dropped directions is added).
     Directions ``u_i`` with small ``lambda_i`` get small weight: there the loss is nearly flat
     and the plain error ``||B - B_ref||_F / ||B_ref||_F`` can be large at almost no cost.
     ``B`` and ``B_ref`` are ``d x d``; ``B_ref`` must not be zero in this norm.
