@@ -205,7 +205,8 @@ def loss_weighted_error(B: np.ndarray, B_ref: np.ndarray, covariance: np.ndarray
     """Relative error of ``B`` against ``B_ref`` in the norm the loss uses (chapter 5).
 
     ``||Lambda^{1/2} (B - B_ref) (Lambda Gamma)^{1/2}||_F
-    / ||Lambda^{1/2} B_ref (Lambda Gamma)^{1/2}||_F`` with ``Gamma = (1+1/N) Lambda + tr(Lambda)/N I``.  Why this weighting: the clean loss
+    / ||Lambda^{1/2} B_ref (Lambda Gamma)^{1/2}||_F`` with
+    ``Gamma = (1+1/N) Lambda + tr(Lambda)/N I``.  Why this weighting: the clean loss
     ``L(B) = tr(B^T Lambda B Lambda Gamma) - 2 tr(Lambda B Lambda) + tr Lambda`` is quadratic
     with Hessian form ``tr(D^T Lambda D Lambda Gamma)``, which equals
     ``||Lambda^{1/2} D (Lambda Gamma)^{1/2}||_F^2`` (``Lambda`` and ``Gamma`` commute); so for

@@ -240,8 +240,8 @@ def train_linear_family(
     deviation into the *training* contexts (the query stays clean; chapter 6, matched noise);
     the held-out evaluation and the reference fields (``M_star``, ``optimal_loss``) stay those
     of clean contexts and Theorem A.  Adam with learning rate ``lr`` and cosine decay to
-    ``lr_floor * lr`` (:func:`iclbook.training.train_family`); the history logs the mean training loss of
-    every ``log_every`` steps.
+    ``lr_floor * lr`` (:func:`iclbook.training.train_family`); the history logs the mean
+    training loss of every ``log_every`` steps.
     With ``target_gap`` (e.g. ``0.01``) training stops once every model's loss is within that
     relative gap of Theorem A's optimum on 20 000 check prompts (paired comparison).
     ``device`` (e.g. ``"cuda"``) trains there; prompts are always drawn on the CPU, so the
