@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 #: Context length ``N``, ``T = tr(Lambda)`` treated as an independent symbol, a generic
-#: eigenvalue ``lambda``, a generic ``g`` (the gain ``g_i`` of chapter 1) and a generic
+#: eigenvalue ``lambda``, a generic ``g`` (the curvature ``g_i`` of chapter 1) and a generic
 #: scalar weight ``b``.
 N_SYM = sp.Symbol("N", positive=True, integer=True)
 T_SYM = sp.Symbol("T", positive=True)
@@ -363,7 +363,11 @@ def population_loss_trace_form(B: object, Lambda: object, N: object = N_SYM) -> 
 # --------------------------------------------------------------------------------------
 
 def feature_gain_exprs(d: int, N: object = N_SYM) -> list[sp.Expr]:
-    """``g_i = (N+1)/N lambda_i + (lambda_1 + ... + lambda_d)/N`` for ``i = 1..d`` (Theorem A)."""
+    """The curvatures ``g_i = (N+1)/N lambda_i + (lambda_1 + ... + lambda_d)/N``, ``i = 1..d``.
+
+    Theorem A (chapter 4); ``lambda_i^2/g_i`` is the gain of feature ``i``.  (The function keeps
+    its historical name.)
+    """
     lam = eigenvalue_symbols(d)
     n = _check_N(N)
     T = sum(lam)

@@ -11,6 +11,7 @@ reduced predictor ``y_hat = x_q^T B h`` with ``h = (1/N) sum_i y_i x_i``.
 * :func:`noisy_risk_fixed_task` -- Theorem B for one task ``w = U theta``.
 * :func:`loss_of_matrix` -- population loss (with context noise) of any ``B``.
 * :func:`best_rank` -- the risk-minimising model size ``r*(sigma, sigma_x)``.
+* :func:`loss_weighted_error` -- the error of a matrix as the loss sees it (chapter 5).
 
 All numbers here are the book's re-derivation of the paper's Setting 1 (see the chapter
 "Notes on fidelity").
@@ -43,6 +44,7 @@ __all__ = [
     "loss_of_matrix",
     "best_rank",
     "preconditioner",
+    "loss_weighted_error",
 ]
 
 ArrayLike = Sequence[float] | np.ndarray
@@ -73,7 +75,12 @@ def spectral_covariance(spectrum: ArrayLike, basis: np.ndarray | None = None) ->
 
 
 def feature_gains(spectrum: ArrayLike, N: int) -> np.ndarray:
-    """``g_i = (N+1)/N * lambda_i + tr(Lambda)/N`` for every eigen-direction (Theorem A)."""
+    """The curvatures ``g_i = (N+1)/N * lambda_i + tr(Lambda)/N`` (Theorem A, chapter 4).
+
+    ``g_i`` is the eigenvalue of ``Gamma`` for the feature ``u_i``: the curvature of the loss
+    along that feature (the book calls ``lambda_i^2 / g_i`` the *gain* of feature ``i``; the
+    function keeps its historical name).
+    """
     lam = check_spectrum("spectrum", spectrum)
     N = check_positive_int("N", N)
     return (N + 1) / N * lam + lam.sum() / N
@@ -191,3 +198,36 @@ def best_rank(spectrum: ArrayLike, N: int, sigma: float = 0.0, sigma_x: float = 
     lam = check_spectrum("spectrum", spectrum)
     risks = [noisy_risk(lam, N, r, sigma, sigma_x) for r in range(1, lam.size + 1)]
     return int(np.argmin(risks)) + 1
+
+
+def loss_weighted_error(B: np.ndarray, B_ref: np.ndarray, covariance: np.ndarray,
+                        N: int) -> float:
+    """Relative error of ``B`` against ``B_ref`` in the norm the loss uses (chapter 5).
+
+    ``||Lambda^{1/2} (B - B_ref) (Lambda Gamma)^{1/2}||_F
+    / ||Lambda^{1/2} B_ref (Lambda Gamma)^{1/2}||_F`` with
+    ``Gamma = (1+1/N) Lambda + tr(Lambda)/N I``.  Why this weighting: the clean loss
+    ``L(B) = tr(B^T Lambda B Lambda Gamma) - 2 tr(Lambda B Lambda) + tr Lambda`` is quadratic
+    with Hessian form ``tr(D^T Lambda D Lambda Gamma)``, which equals
+    ``||Lambda^{1/2} D (Lambda Gamma)^{1/2}||_F^2`` (``Lambda`` and ``Gamma`` commute); so for
+    the full-rank optimum ``B_ref = Gamma^{-1}`` the excess loss ``L(B) - L(B_ref)`` is exactly
+    ``||Lambda^{1/2} (B - B_ref)(Lambda Gamma)^{1/2}||_F^2`` (for ``r < d`` a term linear in
+    the dropped directions is added).
+    Directions ``u_i`` with small ``lambda_i`` get small weight: there the loss is nearly flat
+    and the plain error ``||B - B_ref||_F / ||B_ref||_F`` can be large at almost no cost.
+    ``B`` and ``B_ref`` are ``d x d``; ``B_ref`` must not be zero in this norm.
+    """
+    cov = check_covariance("covariance", covariance)
+    d = cov.shape[0]
+    B = check_shape("B", np.asarray(B, dtype=float), (d, d))
+    B_ref = check_shape("B_ref", np.asarray(B_ref, dtype=float), (d, d))
+    N = check_positive_int("N", N)
+    lam, u = np.linalg.eigh(cov)
+    lam = np.clip(lam, 0.0, None)
+    g = (1 + 1 / N) * lam + lam.sum() / N
+    left = (u * np.sqrt(lam)) @ u.T
+    right = (u * np.sqrt(lam * g)) @ u.T
+    ref = np.linalg.norm(left @ B_ref @ right)
+    if ref == 0:
+        raise ValueError("B_ref must be non-zero in the loss-weighted norm (got a zero matrix)")
+    return float(np.linalg.norm(left @ (B - B_ref) @ right) / ref)

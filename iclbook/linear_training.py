@@ -221,6 +221,8 @@ def train_linear_family(
     lr_floor: float = 0.01,
     init_scale: float = 0.3,
     init: str = "label",
+    train_sigma: float = 0.0,
+    train_sigma_x: float = 0.0,
     n_heldout: int = 400_000,
     target_gap: float | None = None,
     check_every: int = 100,
@@ -234,9 +236,12 @@ def train_linear_family(
     Model ``(seed, r)`` starts from weights seeded by :func:`iclbook.linear_models.model_seed`
     (``init``, ``init_scale``: see :class:`LinearAttentionFamily`); every step draws ``batch``
     fresh prompts per seed from the stream :func:`data_seed` ``(seed)``, shared by the models of
-    that seed.  Adam with learning rate ``lr`` and cosine decay to ``lr_floor * lr``
-    (:func:`iclbook.training.train_family`); the history logs the mean training loss of
-    every ``log_every`` steps.
+    that seed.  ``train_sigma`` / ``train_sigma_x`` put label / input noise of that standard
+    deviation into the *training* contexts (the query stays clean; chapter 6, matched noise);
+    the held-out evaluation and the reference fields (``M_star``, ``optimal_loss``) stay those
+    of clean contexts and Theorem A.  Adam with learning rate ``lr`` and cosine decay to
+    ``lr_floor * lr`` (:func:`iclbook.training.train_family`); the history logs the mean
+    training loss of every ``log_every`` steps.
     With ``target_gap`` (e.g. ``0.01``) training stops once every model's loss is within that
     relative gap of Theorem A's optimum on 20 000 check prompts (paired comparison).
     ``device`` (e.g. ``"cuda"``) trains there; prompts are always drawn on the CPU, so the
@@ -255,6 +260,8 @@ def train_linear_family(
     if not seeds:
         raise ValueError("seeds must be a non-empty sequence of integers >= 0")
     batch = check_positive_int("batch", batch)
+    train_sigma = check_nonnegative("train_sigma", train_sigma)
+    train_sigma_x = check_nonnegative("train_sigma_x", train_sigma_x)
     n_heldout = check_positive_int("n_heldout", n_heldout)
     basis = None if basis is None else _check_basis(basis, d)
     dev = as_device(device)
@@ -263,7 +270,8 @@ def train_linear_family(
 
     def sample(_: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         # One stream per seed, so that a model's data do not depend on the other seeds.
-        ps = [sample_linear_prompts(batch, N, lam, basis=basis, generator=g) for g in streams]
+        ps = [sample_linear_prompts(batch, N, lam, basis=basis, sigma=train_sigma,
+                                    sigma_x=train_sigma_x, generator=g) for g in streams]
         E = torch.stack([embed_prompts(p) for p in ps])
         return E.to(dev), torch.stack([p.y_query for p in ps])[:, None, :].to(dev)
 

@@ -15,6 +15,10 @@ chapter 6 discusses:
 * :func:`distraction_cost` -- the closed form of that increment when the task does not use
   feature ``r`` (``theta_r = 0``): ``lambda_r (lambda_r + sigma_x^2)(|theta|_D^2 + sigma^2)
   / (N g_r^2)``.
+* :func:`noisy_curvatures`, :func:`matched_optimal_matrix`, :func:`matched_optimal_loss` --
+  pretraining on equally noisy contexts (matched noise): Theorem A with the curvature
+  ``g_i`` replaced by the noisy-context curvature
+  ``g~_i = g_i + sigma^2/N + sigma_x^2 (tr Lambda + sigma^2)/(N lambda_i)``.
 
 Everything here is the book's re-derivation (see "Notes on fidelity"), not the paper's text.
 """
@@ -25,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .linear_theory import feature_gains, noisy_risk, noisy_risk_fixed_task
+from .linear_theory import _check_basis, feature_gains, noisy_risk, noisy_risk_fixed_task
 from .validation import (
     check_int_range,
     check_nonnegative,
@@ -43,6 +47,9 @@ __all__ = [
     "best_rank_map",
     "fixed_task_increment",
     "distraction_cost",
+    "noisy_curvatures",
+    "matched_optimal_matrix",
+    "matched_optimal_loss",
 ]
 
 ArrayLike = Sequence[float] | np.ndarray
@@ -169,3 +176,58 @@ def distraction_cost(spectrum: ArrayLike, N: int, r: int, theta: ArrayLike,
     g = feature_gains(lam, N)[r - 1]
     lr = lam[r - 1]
     return float(lr * (lr + sx2) * (float(np.sum(lam * th**2)) + s2) / (N * g**2))
+
+
+def noisy_curvatures(spectrum: ArrayLike, N: int, sigma: float = 0.0,
+                     sigma_x: float = 0.0) -> np.ndarray:
+    """The curvature of each feature when the context is noisy (chapter 6, matched noise).
+
+    With label noise ``sigma`` and input noise ``sigma_x`` in the context (clean query) the
+    loss of ``y_hat = x_q^T B h`` is, in the eigenbasis (``B~ = U^T B U``),
+    ``sum_{i,j} B~_ij^2 lambda_i lambda_j g~_j - 2 sum_i lambda_i^2 B~_ii + tr Lambda`` with
+
+    ``g~_i = g_i + sigma^2/N + sigma_x^2 (tr Lambda + sigma^2) / (N lambda_i)``,
+
+    ``g_i = (N+1)/N lambda_i + tr(Lambda)/N`` the clean curvature of Theorem A.  So the
+    optimum for noisy contexts is Theorem A with ``g_i`` replaced by ``g~_i``
+    (:func:`matched_optimal_matrix`).  At ``sigma = sigma_x = 0``, ``g~_i = g_i``.
+    """
+    lam = check_spectrum("spectrum", spectrum)
+    N = check_positive_int("N", N)
+    s2 = check_nonnegative("sigma", sigma) ** 2
+    sx2 = check_nonnegative("sigma_x", sigma_x) ** 2
+    return feature_gains(lam, N) + s2 / N + sx2 * (lam.sum() + s2) / (N * lam)
+
+
+def matched_optimal_matrix(spectrum: ArrayLike, N: int, r: int, sigma: float = 0.0,
+                           sigma_x: float = 0.0,
+                           basis: np.ndarray | None = None) -> np.ndarray:
+    """The best rank-``r`` matrix ``B`` for contexts with noise ``(sigma, sigma_x)`` (chapter 6).
+
+    ``B~*_r = U diag(1/g~_1, .., 1/g~_r, 0, .., 0) U^T`` with the noisy-context curvatures
+    :func:`noisy_curvatures`: the optimum of a model pretrained on prompts whose contexts
+    carry the same noise as the test context (matched noise).  The derivation is Theorem A's
+    (whitening, completing the square, Eckart-Young-Mirsky) with ``g~_i`` for ``g_i``; the
+    kept features are still the top ``r`` because ``lambda^2/g~(lambda)`` increases with
+    ``lambda``.  ``r`` in ``1..d``.
+    """
+    lam = check_spectrum("spectrum", spectrum)
+    r = check_int_range("r", r, 1, lam.size)
+    g = noisy_curvatures(lam, N, sigma, sigma_x)
+    v = np.where(np.arange(lam.size) < r, 1.0 / g, 0.0)
+    u = _check_basis(basis, lam.size)
+    return (u * v) @ u.T
+
+
+def matched_optimal_loss(spectrum: ArrayLike, N: int, r: int, sigma: float = 0.0,
+                         sigma_x: float = 0.0) -> float:
+    """Risk on noisy contexts of the rank-``r`` optimum pretrained with the same noise.
+
+    ``tr Lambda - sum_{i<=r} lambda_i^2 / g~_i`` (chapter 6, matched noise): it falls
+    strictly with ``r`` at every noise level, so with matched noise the largest model is
+    always best.  ``r`` in ``1..d``.
+    """
+    lam = check_spectrum("spectrum", spectrum)
+    r = check_int_range("r", r, 1, lam.size)
+    g = noisy_curvatures(lam, N, sigma, sigma_x)
+    return float(lam.sum() - np.sum(lam[:r] ** 2 / g[:r]))
