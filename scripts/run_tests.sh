@@ -20,6 +20,9 @@ run_pytest() {
 
 echo ">> ruff"
 ruff check .
+echo ">> build the student edition once (stored outputs) for its tests and its crawl"
+bash scripts/build_student_edition.sh --stored-outputs
+export ICLBOOK_STUDENT_HTML="$ROOT/_build/student/html"
 echo ">> pytest: unit tests and notebooks"
 run_pytest tests --ignore=tests/browser --nbval book \
   --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600 \
