@@ -169,6 +169,19 @@ def optimal_head_weights(p: ArrayLike, N: int) -> np.ndarray:
     return p / head_curvatures(p, N)
 
 
+def _kernel_on_top_pairs(weights: np.ndarray, m: int) -> np.ndarray:
+    """The ``D x D`` kernel with ``weights[tau]`` on task pair ``tau`` for ``tau < m``, else 0.
+
+    ``weights`` has one entry per task (``K`` of them, ``d = 2K`` hidden bits, ``D = d(d-1)/2``
+    pair coordinates of :func:`pair_list`).
+    """
+    d = 2 * len(weights)
+    A = np.zeros((d * (d - 1) // 2,) * 2)
+    idx = task_pair_indices(d)[:m]
+    A[idx, idx] = weights[:m]
+    return A
+
+
 def optimal_kernel(p: ArrayLike, N: int, m: int) -> np.ndarray:
     """Theorem P1's ``A*`` (``D x D``): ``a*_tau`` on the ``m`` most important task pairs.
 
@@ -176,14 +189,7 @@ def optimal_kernel(p: ArrayLike, N: int, m: int) -> np.ndarray:
     coordinates of :func:`pair_list`; it is realised by ``m`` heads, head ``j`` reading pair ``j``.
     """
     p = check_importance("p", p)
-    K = p.size
-    m = _check_m(m, K)
-    d = 2 * K
-    D = d * (d - 1) // 2
-    A = np.zeros((D, D))
-    idx = task_pair_indices(d)[:m]
-    A[idx, idx] = optimal_head_weights(p, N)[:m]
-    return A
+    return _kernel_on_top_pairs(optimal_head_weights(p, N), _check_m(m, p.size))
 
 
 def optimal_loss_curve(p: ArrayLike, N: int) -> np.ndarray:
@@ -370,14 +376,7 @@ def noisy_pretrained_kernel(p: ArrayLike, N: int, m: int, eta: float = 0.0,
     :func:`noisy_pretrained_weights` (all zero at ``kappa = 0``, where nothing is learnable).
     """
     p = check_importance("p", p)
-    K = p.size
-    m = _check_m(m, K)
-    d = 2 * K
-    D = d * (d - 1) // 2
-    A = np.zeros((D, D))
-    idx = task_pair_indices(d)[:m]
-    A[idx, idx] = noisy_pretrained_weights(p, N, eta, rho)[:m]
-    return A
+    return _kernel_on_top_pairs(noisy_pretrained_weights(p, N, eta, rho), _check_m(m, p.size))
 
 
 def matched_noise_loss_curve(p: ArrayLike, N: int, eta: float = 0.0,

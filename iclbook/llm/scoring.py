@@ -327,6 +327,18 @@ def _pad_batch(seqs: Sequence[Sequence[int]], pad: int, device: Any) -> tuple[An
     return inp.to(device), mask.to(device), pos.to(device)
 
 
+def _run_with_progress(n: int, batch_size: Any, order: Any, step: Any, info: Any,
+                       progress: bool | None, desc: str) -> None:
+    """Run ``step`` over every batch (no gradients), with a progress bar when enabled."""
+    import torch
+
+    bar = _progress_bar(progress, n, desc)
+    with torch.inference_mode():
+        _run_batches(n, batch_size, order, step, info, bar)
+    if bar is not None:
+        bar.close()
+
+
 def _progress_bar(progress: bool | None, total: int, desc: str) -> Any:
     if progress is None:
         progress = progress_enabled()
@@ -373,11 +385,7 @@ def score_continuations(model: Any, tokenizer: Any, prompts: Sequence[str],
             c_max - torch.tensor([lens[r] for r in rows], device=device)[:, None])
         out[rows] = (tok_lp * keep).sum(-1).double().cpu().numpy()
 
-    bar = _progress_bar(progress, len(ids), desc)
-    with torch.inference_mode():
-        _run_batches(len(ids), batch_size, order, step, info, bar)
-    if bar is not None:
-        bar.close()
+    _run_with_progress(len(ids), batch_size, order, step, info, progress, desc)
     return out
 
 
@@ -455,9 +463,5 @@ def score_choices(model: Any, tokenizer: Any, prompts: Sequence[str],
         tgt = torch.tensor([targets[r] for r in rows], device=device)
         out[rows] = lp.gather(-1, tgt).double().cpu().numpy()
 
-    bar = _progress_bar(progress, len(ids), desc)
-    with torch.inference_mode():
-        _run_batches(len(ids), batch_size, order, step, info, bar)
-    if bar is not None:
-        bar.close()
+    _run_with_progress(len(ids), batch_size, order, step, info, progress, desc)
     return out
