@@ -86,3 +86,17 @@ def test_kernelspec(path):
     assert meta["kernelspec"]["name"] == "python3"
     assert meta["kernelspec"]["language"] == "python"
     assert meta["language_info"]["name"] == "python"
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_glued_numbers_are_plain(path):
+    """myst-nb formats ``{glue:text}`name:.3f``` from the value's text repr: a NumPy scalar
+    glued as such reads ``np.float64(...)`` (NumPy 2) and the build fails on it."""
+    bad = []
+    for cell in _load(path)["cells"]:
+        for out in cell.get("outputs", []):
+            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+            text = out.get("data", {}).get("application/papermill.record/text/plain", "")
+            if name and re.match(r"np\.\w+\(", text):
+                bad.append(f"{name}={text}")
+    assert not bad, f"{path.name}: glue plain Python numbers (float(...)), not {bad}"
