@@ -100,3 +100,12 @@ def test_glued_numbers_are_plain(path):
             if name and re.match(r"np\.\w+\(", text):
                 bad.append(f"{name}={text}")
     assert not bad, f"{path.name}: glue plain Python numbers (float(...)), not {bad}"
+
+
+@pytest.mark.parametrize("path", sorted(BOOK.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_no_glue_inside_maths(path):
+    """A ``{glue:text}`` role inside ``$...$`` is not a role: MathJax receives it as TeX (raw
+    text, or a "Double subscripts" error on names with underscores). Put it beside the maths."""
+    inline = re.compile(r"(?<![\$\\])\$(?!\$)([^$]*?)\$")
+    bad = [m.group(0)[:80] for m in inline.finditer(markdown(_load(path))) if "{glue" in m.group(1)]
+    assert not bad, f"{path.name}: glue roles inside maths: {bad}"
