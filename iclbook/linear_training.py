@@ -35,7 +35,16 @@ from .validation import (
 )
 
 __all__ = ["LinearFamilyResult", "train_linear_family", "evaluate_linear_family",
-           "data_seed"]
+           "data_seed", "sample_linear_grams", "gram_predict", "SAMPLERS", "CHECKS"]
+
+#: How :func:`train_linear_family` draws its training data: ``"prompts"`` (the prompts
+#: themselves, then the Gram matrix ``E E^T`` inside the model; release 0.1) or ``"gram"``
+#: (the Gram matrix drawn directly from its law, :func:`sample_linear_grams`).
+SAMPLERS = ("prompts", "gram")
+#: How the ``target_gap`` check gets its 20 000 check prompts: ``"resample"`` (drawn again at
+#: every check, release 0.1) or ``"cached"`` (drawn once, their Gram matrices and Theorem A's
+#: errors on them kept): the same prompts and the same decision, without redoing the work.
+CHECKS = ("resample", "cached")
 
 
 def data_seed(seed: int) -> int:
@@ -144,6 +153,134 @@ class LinearFamilyResult:
         return "\n".join(lines)
 
 
+def sample_linear_grams(batch: int, N: int, spectrum: Sequence[float] | np.ndarray, *,
+                        basis: np.ndarray | None = None, generator: torch.Generator,
+                        dtype: torch.dtype = torch.float32
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Draw what a linear-attention model reads of ``batch`` clean prompts, without the prompts.
+
+    The prediction ``[f_LSA(E)]_{d+1,N+1}`` depends on a prompt only through the Gram matrix
+    ``G = E E^T`` and the query column ``e_q = (x_q, 0)`` (:class:`LinearAttentionFamily`).
+    With ``C = sum_{i<=N} x_i x_i^T`` and ``y_i = <w, x_i>``,
+    ``G = [[C + x_q x_q^T, C w], [w^T C, w^T C w]]``, and ``C = L W L^T`` with ``L L^T`` the
+    input covariance and ``W`` Wishart with ``N`` degrees of freedom, drawn by Bartlett's
+    decomposition ``W = A A^T`` (``A`` lower triangular, ``A_ii^2 ~ chi^2_{N-i+1}``, the
+    entries below the diagonal ``N(0, 1)``): ``d (d+1)/2`` random numbers instead of the
+    ``N d`` of the context, and no ``(N+1)``-column product.  (For ``N < d``, ``W = Z^T Z``
+    from ``N x d`` Gaussians.)  The triple ``(G, e_q, y_q)`` has exactly the law it has when
+    computed from prompts of :func:`iclbook.linear_data.sample_linear_prompts`
+    (``sigma = sigma_x = 0``, ``w ~ N(0, I_d)``); the draws differ.
+
+    Returns ``(G, e_q, y_q)`` of shapes ``(batch, d+1, d+1)``, ``(batch, d+1)``, ``(batch,)``.
+    """
+    lam = check_spectrum("spectrum", spectrum)
+    batch = check_positive_int("batch", batch)
+    N = check_positive_int("N", N)
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    d = lam.size
+    basis = None if basis is None else _check_basis(basis, d)
+    root = torch.as_tensor(np.linalg.cholesky(_covariance(lam, basis)), dtype=dtype)
+    return _gram_draw(batch, N, root, generator)
+
+
+def _covariance(lam: np.ndarray, basis: np.ndarray | None) -> np.ndarray:
+    u = np.eye(lam.size) if basis is None else basis
+    return (u * lam) @ u.T
+
+
+def _gram_draw(batch: int, N: int, root: torch.Tensor, gen: torch.Generator
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`sample_linear_grams` without the checks (``root``: ``L``, ``L L^T = cov``)."""
+    d, dtype = root.shape[0], root.dtype
+    if N >= d:
+        rows, cols = torch.tril_indices(d, d, -1)
+        A = torch.zeros(batch, d, d, dtype=dtype)
+        A[:, rows, cols] = torch.randn(batch, rows.numel(), generator=gen, dtype=dtype)
+        dof = (N - torch.arange(d, dtype=dtype)).expand(batch, d)        # N, N-1, ..., N-d+1
+        chi2 = 2 * torch._standard_gamma(dof / 2, generator=gen)
+        idx = torch.arange(d)
+        A[:, idx, idx] = chi2.sqrt()
+        LA = root @ A                                                     # C = (L A)(L A)^T
+    else:
+        LA = root @ torch.randn(batch, N, d, generator=gen, dtype=dtype).transpose(-1, -2)
+    C = LA @ LA.transpose(-1, -2)
+    x_q = torch.randn(batch, d, generator=gen, dtype=dtype) @ root.T
+    w = torch.randn(batch, d, generator=gen, dtype=dtype)
+    Cw = (C @ w[..., None])[..., 0]
+    G = torch.empty(batch, d + 1, d + 1, dtype=dtype)
+    G[:, :d, :d] = C + x_q[:, :, None] * x_q[:, None, :]
+    G[:, :d, d] = Cw
+    G[:, d, :d] = Cw
+    G[:, d, d] = (Cw * w).sum(-1)
+    q = torch.cat([x_q, torch.zeros(batch, 1, dtype=dtype)], dim=-1)
+    return G, q, (w * x_q).sum(-1)
+
+
+def gram_predict(model: LinearAttentionFamily, G: torch.Tensor, q: torch.Tensor, N: int
+                 ) -> torch.Tensor:
+    """The family's predictions from Gram matrices and query columns, shape (S, K, B).
+
+    ``G`` of shape ``(S, B, d+1, d+1)`` (or ``(B, d+1, d+1)``: the same prompts for every
+    seed), ``q`` the query columns ``(S, B, d+1)`` (or ``(B, d+1)``) with a zero label slot.
+    The same number as ``model(E)`` for the prompts whose ``E E^T`` is ``G``
+    (:meth:`LinearAttentionFamily.forward` forms exactly these two products).
+    """
+    if not isinstance(model, LinearAttentionFamily):
+        raise ValueError(f"model must be a LinearAttentionFamily, got {type(model).__name__}")
+    N = check_positive_int("N", N)
+    D = model.d + 1
+    if G.shape[-2:] != (D, D) or q.shape[-1] != D or G.ndim not in (3, 4):
+        raise ValueError(f"G must have shape ([S,] B, {D}, {D}) and q ([S,] B, {D}), got "
+                         f"{tuple(G.shape)} and {tuple(q.shape)}")
+    s = "s" if G.ndim == 4 else ""
+    kq_q = torch.einsum(f"skij,{s}bj->skbi", model.W_kq, q)
+    v_gram = torch.einsum(f"skd,{s}bde->skbe", model.W_pv[..., -1, :], G)
+    return (v_gram * kq_q).sum(-1) / N
+
+
+class _GramView(torch.nn.Module):
+    """The family, fed ``(G, q)`` pairs instead of embeddings (same parameters)."""
+
+    def __init__(self, family: LinearAttentionFamily, N: int) -> None:
+        super().__init__()
+        self.family, self.N = family, N
+
+    def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        return gram_predict(self.family, inputs[0], inputs[1], self.N)
+
+
+class _CheckSet:
+    """The ``target_gap`` check of :func:`train_linear_family` on cached check prompts.
+
+    The same ``n`` prompts (seed ``seed``) as ``_losses_on_prompts(..., n, seed)`` draws at
+    every check; their Gram matrices, query columns and Theorem A's squared errors are kept,
+    so a check costs one batched product per model.  Same decision as the resampling check
+    (up to float rounding of the Gram matrix).
+    """
+
+    def __init__(self, model: LinearAttentionFamily, lam: np.ndarray, N: int,
+                 basis: np.ndarray | None, n: int, seed: int) -> None:
+        gen = torch.Generator().manual_seed(int(seed))
+        p = sample_linear_prompts(n, N, lam, basis=basis, generator=gen)
+        E = embed_prompts(p)
+        dev = model.P.device
+        self.G = (E @ E.transpose(-1, -2)).to(dev)
+        self.q = E[..., -1].to(dev)
+        self.y = p.y_query.to(dev)
+        self.N = N
+        M_star = torch.stack([torch.as_tensor(optimal_matrix(lam, N, r, basis),
+                                              dtype=torch.float32) for r in model.ranks])
+        ref = reduced_predict(p.h[None], p.x_query[None], M_star[:, None])      # (K, n)
+        self.ref = ((ref - p.y_query) ** 2).double().mean(-1).numpy()          # (K,)
+
+    @torch.no_grad()
+    def gaps(self, model: LinearAttentionFamily) -> np.ndarray:
+        pred = gram_predict(model, self.G, self.q, self.N)                     # (S, K, n)
+        loss = ((pred - self.y) ** 2).double().mean(-1).cpu().numpy()
+        return loss / self.ref[None, :] - 1
+
+
 def _losses_on_prompts(model: LinearAttentionFamily, spectrum: np.ndarray, N: int,
                        basis: np.ndarray | None, sigma: float, sigma_x: float,
                        n_prompts: int, seed: int, chunk: int = 20_000
@@ -229,6 +366,9 @@ def train_linear_family(
     log_every: int = 10,
     device: str | torch.device = "cpu",
     progress: bool | None = None,
+    sampler: str = "prompts",
+    check: str = "resample",
+    warmup: int = 0,
 ) -> LinearFamilyResult:
     """Train rank-``r`` linear attention for every ``r`` in ``ranks`` and every seed (chapter 5).
 
@@ -246,6 +386,13 @@ def train_linear_family(
     relative gap of Theorem A's optimum on 20 000 check prompts (paired comparison).
     ``device`` (e.g. ``"cuda"``) trains there; prompts are always drawn on the CPU, so the
     data do not depend on the device.
+    ``sampler`` (:data:`SAMPLERS`): ``"prompts"`` draws the prompts and forms their Gram
+    matrices in the model (release 0.1, the default); ``"gram"`` draws the Gram matrices
+    directly from their law (:func:`sample_linear_grams`: the same distribution of training
+    data, about five times fewer random numbers; clean contexts only).  ``check``
+    (:data:`CHECKS`): ``"cached"`` keeps the 20 000 check prompts instead of drawing them
+    again at every check (the same prompts, the same decision).  ``warmup`` steps of linear
+    learning-rate warm-up (:func:`iclbook.training.cosine_lr`).
     Returns the family evaluated on ``n_heldout`` held-out prompts (the same for every model),
     with the model back on the CPU.
     """
@@ -264,28 +411,55 @@ def train_linear_family(
     train_sigma_x = check_nonnegative("train_sigma_x", train_sigma_x)
     n_heldout = check_positive_int("n_heldout", n_heldout)
     basis = None if basis is None else _check_basis(basis, d)
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+    if check not in CHECKS:
+        raise ValueError(f"check must be one of {CHECKS}, got {check!r}")
+    if sampler == "gram" and (train_sigma > 0 or train_sigma_x > 0):
+        raise ValueError("sampler='gram' draws clean contexts only: use sampler='prompts' "
+                         "with train_sigma or train_sigma_x > 0")
     dev = as_device(device)
     model = LinearAttentionFamily(d, ranks, seeds, init_scale=init_scale, init=init).to(dev)
     streams = [torch.Generator().manual_seed(data_seed(s)) for s in seeds]
 
-    def sample(_: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        # One stream per seed, so that a model's data do not depend on the other seeds.
-        ps = [sample_linear_prompts(batch, N, lam, basis=basis, sigma=train_sigma,
-                                    sigma_x=train_sigma_x, generator=g) for g in streams]
-        E = torch.stack([embed_prompts(p) for p in ps])
-        return E.to(dev), torch.stack([p.y_query for p in ps])[:, None, :].to(dev)
+    if sampler == "prompts":
+        trained: torch.nn.Module = model
+
+        def sample(_: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+            # One stream per seed, so that a model's data do not depend on the other seeds.
+            ps = [sample_linear_prompts(batch, N, lam, basis=basis, sigma=train_sigma,
+                                        sigma_x=train_sigma_x, generator=g) for g in streams]
+            E = torch.stack([embed_prompts(p) for p in ps])
+            return E.to(dev), torch.stack([p.y_query for p in ps])[:, None, :].to(dev)
+    else:
+        trained = _GramView(model, N)
+        root = torch.as_tensor(np.linalg.cholesky(_covariance(lam, basis)),
+                               dtype=torch.float32)
+
+        def sample(_: torch.Generator) -> tuple[tuple[torch.Tensor, torch.Tensor],
+                                                 torch.Tensor]:
+            draws = [_gram_draw(batch, N, root, g) for g in streams]
+            G = torch.stack([t[0] for t in draws]).to(dev)
+            q = torch.stack([t[1] for t in draws]).to(dev)
+            return (G, q), torch.stack([t[2] for t in draws])[:, None, :].to(dev)
 
     target = None
     if target_gap is not None:
         gap = check_nonnegative("target_gap", target_gap)
+        if check == "cached":
+            check_set = _CheckSet(model, lam, N, basis, 20_000, 99_999)
 
-        def target(m: torch.nn.Module) -> bool:
-            loss, ref, _, _ = _losses_on_prompts(model, lam, N, basis, 0.0, 0.0, 20_000, 99_999)
-            return bool(np.all(loss / ref - 1 <= gap))
+            def target(m: torch.nn.Module) -> bool:
+                return bool(np.all(check_set.gaps(model) <= gap))
+        else:
+            def target(m: torch.nn.Module) -> bool:
+                loss, ref, _, _ = _losses_on_prompts(model, lam, N, basis, 0.0, 0.0, 20_000,
+                                                     99_999)
+                return bool(np.all(loss / ref - 1 <= gap))
 
-    history = train_family(model, sample, steps=steps, lr=lr, lr_floor=lr_floor, seed=0,
-                           target=target, check_every=check_every, log_every=log_every,
-                           log_mean=True, progress=progress,
+    history = train_family(trained, sample, steps=steps, lr=lr, lr_floor=lr_floor, seed=0,
+                           warmup=warmup, target=target, check_every=check_every,
+                           log_every=log_every, log_mean=True, progress=progress,
                            desc=f"{len(seeds) * len(ranks)} linear-attention models")
     model.cpu()
     heldout, ref, se, paired_se = _losses_on_prompts(model, lam, N, basis, 0.0, 0.0, n_heldout,
