@@ -53,7 +53,15 @@ __all__ = [
     "sign_correct",
     "SoftmaxParityResult",
     "train_softmax_parity",
+    "parity_features",
+    "PARITY_INPUTS",
 ]
+
+#: What :func:`train_parity_family`'s models read at each step: ``"tokens"`` (the embedding
+#: ``E``, every token's score ``x_n^T W_j x_n`` formed per head; release 0.1, the default) or
+#: ``"features"`` (:func:`parity_features`: the context's ``(1/N) sum_n y_n x_n x_n^T`` and
+#: the query's ``x_q x_q^T``, formed once per prompt and shared by every head of every model).
+PARITY_INPUTS = ("tokens", "features")
 
 
 def sign_correct(y_hat: torch.Tensor, y: torch.Tensor, tol: float = 1e-6) -> torch.Tensor:
@@ -286,6 +294,42 @@ class ParityFamilyResult:
         return "\n".join(lines)
 
 
+def parity_features(prompts: ParityPrompts) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two matrices of a prompt that the two-layer model reads, flattened (chapter 7).
+
+    Head ``j``'s output is ``a_j <W_j, H> <W_j, Q>`` with ``H = (1/N) sum_n y_n x_n x_n^T``
+    (the context, labels as the model sees them) and ``Q = x_q x_q^T`` (the query), ``<.,.>``
+    the entrywise product summed: the same number as the token form
+    ``a_j ((1/N) sum_n y_n x_n^T W_j x_n) (x_q^T W_j x_q)``, with the ``N`` token scores per
+    head replaced by two products per head.  Returns ``(H, Q)`` of shape ``(*batch, d*d)``.
+    """
+    if not isinstance(prompts, ParityPrompts):
+        raise ValueError(f"prompts must be ParityPrompts, got {type(prompts).__name__}")
+    x, y, xq = prompts.x, prompts.y, prompts.x_query
+    N, d = x.shape[-2], x.shape[-1]
+    H = ((y[..., None] * x).transpose(-1, -2) @ x) / N
+    Q = xq[..., :, None] * xq[..., None, :]
+    return H.reshape(*H.shape[:-2], d * d), Q.reshape(*Q.shape[:-2], d * d)
+
+
+class _FeatureView(torch.nn.Module):
+    """The family fed :func:`parity_features` ``(H, Q)`` instead of embeddings (same weights)."""
+
+    def __init__(self, family: ParityAttentionFamily) -> None:
+        super().__init__()
+        self.family = family
+
+    def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        H, Q = inputs                                                  # (S, B, d*d) each
+        W = self.family.W
+        S, Kc, M, d, _ = W.shape
+        flat = W.reshape(S, Kc * M, d * d).transpose(-1, -2)           # (S, d*d, Kc*M)
+        hw = (H @ flat).reshape(S, -1, Kc, M)                          # (S, B, Kc, M)
+        qw = (Q @ flat).reshape(S, -1, Kc, M)
+        out = (hw * qw * self.family.head_weights[:, None]).sum(-1)   # (S, B, Kc)
+        return out.transpose(1, 2)                                     # (S, Kc, B)
+
+
 def train_parity_family(
     p: Sequence[float] | np.ndarray,
     N: int,
@@ -306,6 +350,8 @@ def train_parity_family(
     progress: bool | None = None,
     eta: float = 0.0,
     rho: float = 0.0,
+    inputs: str = "tokens",
+    warmup: int = 0,
 ) -> ParityFamilyResult:
     """Train the two-layer ``m``-head model for every ``m`` in ``head_counts`` and seed (ch. 8).
 
@@ -321,6 +367,9 @@ def train_parity_family(
     ``eta``, ``rho`` (default 0): pretrain on *noisy* contexts (label flips, hidden-bit flips);
     then the reference optimum is :func:`iclbook.parity_theory.noisy_pretrained_kernel` and
     every loss in the result (exact and held-out) is taken at that same noise (chapter 8).
+    ``inputs`` (:data:`PARITY_INPUTS`): ``"tokens"`` (release 0.1, the default) or
+    ``"features"`` (:func:`parity_features`: the same predictions, far fewer operations per
+    head).  ``warmup`` steps of linear learning-rate warm-up.
     """
     pv = check_importance("p", p)
     N = check_positive_int("N", N)
@@ -336,13 +385,19 @@ def train_parity_family(
         raise ValueError("seeds must be non-empty")
     batch = check_positive_int("batch", batch)
     n_heldout = check_positive_int("n_heldout", n_heldout)
+    if inputs not in PARITY_INPUTS:
+        raise ValueError(f"inputs must be one of {PARITY_INPUTS}, got {inputs!r}")
     dev = as_device(device)
     model = ParityAttentionFamily(d, counts, seeds, init_scale=init_scale, init=init).to(dev)
     S = len(seeds)
+    trained: torch.nn.Module = model if inputs == "tokens" else _FeatureView(model)
 
-    def sample(gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(gen: torch.Generator) -> tuple[object, torch.Tensor]:
         pr = sample_parity_prompts((S, batch), N, pv, dictionary=dictionary, eta=eta, rho=rho,
                                    generator=gen)
+        if inputs == "features":
+            H, Q = parity_features(pr)
+            return (H.to(dev), Q.to(dev)), pr.y_query[:, None, :].to(dev)
         return embed_parity_prompts(pr).to(dev), pr.y_query[:, None, :].to(dev)
 
     noisy = eta > 0 or rho > 0
@@ -362,7 +417,8 @@ def train_parity_family(
                                   dictionary).numpy()
             return bool(np.all(np.asarray(kernel_loss(A, pv, N, eta, rho)) / L_star - 1 <= gap))
 
-    history = train_family(model, sample, steps=steps, lr=lr, seed=seeds[0] + 2_000_003,
+    history = train_family(trained, sample, steps=steps, lr=lr, seed=seeds[0] + 2_000_003,
+                           warmup=warmup,
                            log_every=log_every, target=target, check_every=check_every,
                            progress=progress, desc=f"{S * len(counts)} parity models")
     model.cpu()
