@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 __all__ = ["setup", "progress_enabled", "deterministic_mode", "BOOK_THREADS",
-           "CUBLAS_WORKSPACE"]
+           "CUBLAS_WORKSPACE", "THREADS_ENV"]
 
 #: Thread count used by the book, so that stored outputs are reproducible on any machine.
 BOOK_THREADS = 2
@@ -44,11 +44,34 @@ def _cuda_deterministic_mode() -> tuple[bool, str]:
     return False, f"CUDA: strict, set CUBLAS_WORKSPACE_CONFIG={CUBLAS_WORKSPACE} before CUDA init"
 
 
+#: Environment variable that overrides :func:`setup`'s thread count (e.g. ``1``: the Binder
+#: case, timed by ``benchmarks/``); a positive integer up to :data:`MAX_THREADS`.
+THREADS_ENV = "ICLBOOK_THREADS"
+MAX_THREADS = 1024
+
+
+def _threads_from_env(threads: int | None) -> int | None:
+    """``threads``, or the value of ``ICLBOOK_THREADS`` when it is set (validated)."""
+    raw = os.environ.get(THREADS_ENV)
+    if raw is None or raw.strip() == "":
+        return threads
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_THREADS:
+        raise ValueError(f"{THREADS_ENV} must be an integer in 1..{MAX_THREADS}, got {raw!r}")
+    return value
+
+
 def setup(seed: int = 0, threads: int | None = BOOK_THREADS) -> None:
     """Seed Python, NumPy and PyTorch, fix the thread count and matplotlib's output.
 
     Call once at the top of a chapter.  ``threads=None`` leaves PyTorch's choice (faster on a
-    big machine, but float rounding may then differ in the last digits).
+    big machine, but float rounding may then differ in the last digits).  The environment
+    variable ``ICLBOOK_THREADS`` (an integer in ``1..1024``), when set, replaces ``threads``:
+    ``ICLBOOK_THREADS=1`` runs a chapter on one thread, as on a Binder machine (the chapters'
+    printed results are the same to their printed digits; ``benchmarks/`` times both).
 
     PyTorch's deterministic algorithms are switched on.  On a CUDA machine cuBLAS needs
     ``CUBLAS_WORKSPACE_CONFIG`` for that; ``setup`` sets it (``:4096:8``) when CUDA has not
@@ -60,6 +83,7 @@ def setup(seed: int = 0, threads: int | None = BOOK_THREADS) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    threads = _threads_from_env(threads)
     if threads is not None:
         torch.set_num_threads(int(threads))
     warn_only, reason = _cuda_deterministic_mode()

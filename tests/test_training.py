@@ -157,3 +157,35 @@ def test_cosine_lr_values():
 def test_cosine_lr_bad_inputs(args, match):
     with pytest.raises(ValueError, match=match):
         cosine_lr(*args)
+
+
+# --------------------------------------------------------------------------------------------
+# ICLBOOK_THREADS: the one-thread (Binder) run of a chapter
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def _restore_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_setup_takes_the_thread_count_from_iclbook_threads(monkeypatch, _restore_threads):
+    from iclbook.reproducibility import BOOK_THREADS, setup
+    monkeypatch.setenv("ICLBOOK_THREADS", "1")
+    setup(seed=0)
+    assert torch.get_num_threads() == 1
+    monkeypatch.setenv("ICLBOOK_THREADS", "3")
+    setup(seed=0, threads=None)                  # the variable wins over the argument too
+    assert torch.get_num_threads() == 3
+    monkeypatch.delenv("ICLBOOK_THREADS")
+    setup(seed=0)
+    assert torch.get_num_threads() == BOOK_THREADS
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5", "1025"])
+def test_setup_rejects_a_bad_iclbook_threads(monkeypatch, _restore_threads, value):
+    from iclbook.reproducibility import setup
+    monkeypatch.setenv("ICLBOOK_THREADS", value)
+    with pytest.raises(ValueError, match=r"ICLBOOK_THREADS must be an integer in 1\.\.1024"):
+        setup(seed=0)
