@@ -56,7 +56,6 @@ run (``torch.matmul`` of two square float32 matrices on the same device and thre
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import platform
 import sys
@@ -89,9 +88,55 @@ TARGET = 0.01                 #: every model within 1% of its optimum
 REF_LR = 1e-3                 #: reference learning rate (constant)
 REF_BATCH = 4000              #: reference prompts per step
 REF_INIT_STD = 0.05           #: reference initialisation, i.i.d. N(0, REF_INIT_STD^2)
-#: the engine in Setting 1: train_linear_family with these settings (its own 1% check every
-#: 50 steps); Setting 2: train_parity_family's defaults with target_gap=0.01.
-ENGINE_LINEAR = {"steps": 800, "batch": 1000, "lr": 0.05, "check_every": 50}
+
+@dataclass(frozen=True)
+class Recipe:
+    """Engine settings for both settings: keyword arguments of ``train_linear_family`` and
+    ``train_parity_family`` (besides the grid and ``target_gap=0.01``)."""
+
+    name: str
+    linear: tuple[tuple[str, object], ...]
+    parity: tuple[tuple[str, object], ...]
+    text: str
+
+    @property
+    def linear_kw(self) -> dict:
+        return dict(self.linear)
+
+    @property
+    def parity_kw(self) -> dict:
+        return dict(self.parity)
+
+
+#: Release 0.1's engine, frozen: Setting 1 draws the prompts and forms their Gram matrices in
+#: the model, and its 1% check samples 20 000 prompts again at every check (every 50 steps);
+#: Setting 2 forms every token's score per head; both with the release's settings.
+RECIPE_V01 = Recipe(
+    "v0.1",
+    linear=(("steps", 800), ("batch", 1000), ("lr", 0.05), ("check_every", 50),
+            ("sampler", "prompts"), ("check", "resample")),
+    parity=(("steps", 500), ("batch", 1000), ("lr", 0.01), ("init", "positive"),
+            ("check_every", 25), ("inputs", "tokens")),
+    text="release 0.1: prompts drawn, Gram matrix formed in the model, check resampled "
+         "every 50 steps (Setting 1); token scores per head (Setting 2)")
+#: The new engine: Setting 1 draws the Gram matrices from their law (Bartlett), its check
+#: takes the odd part's loss in closed form (exact lower bound first, the even part on cached
+#: prompts only when every model passes it), so it can check every 10 steps; a larger learning
+#: rate on a shorter schedule.  Setting 2 reads the two feature matrices of each prompt
+#: (``parity_features``), on a shorter schedule.  Same models, same initialisation, same
+#: optimiser (Adam, cosine decay), fresh data at every step.
+RECIPE_V02 = Recipe(
+    "v0.2",
+    linear=(("steps", 600), ("batch", 1000), ("lr", 0.1), ("check_every", 10),
+            ("sampler", "gram"), ("check", "closed_form")),
+    parity=(("steps", 300), ("batch", 1000), ("lr", 0.01), ("init", "positive"),
+            ("check_every", 25), ("inputs", "features")),
+    text="Gram matrices drawn directly, closed-form check every 10 steps, lr 0.1 over 600 "
+         "steps (Setting 1); feature inputs, 300 steps (Setting 2)")
+RECIPES = {"v0.1": RECIPE_V01, "v0.2": RECIPE_V02}
+#: kept for scripts that read it: release 0.1's Setting 1 settings
+ENGINE_LINEAR = {k: v for k, v in RECIPE_V01.linear if k in ("steps", "batch", "lr",
+                                                             "check_every")}
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,11 +310,13 @@ class RunResult:
         return all(self.reached.values())
 
 
-def run_engine_linear(prob: LinearProblem, judge: LinearJudge, device: torch.device
-                      ) -> RunResult:
-    """Time :func:`train_linear_family` to its own 1% target, then judge every model."""
+def run_engine_linear(prob: LinearProblem, judge: LinearJudge, device: torch.device,
+                      recipe: Recipe = RECIPE_V01) -> RunResult:
+    """Time :func:`train_linear_family` (``recipe``) to its own 1% target, then judge every
+    model."""
     from iclbook.linear_training import train_linear_family
-    kw = dict(ENGINE_LINEAR, device=device, n_heldout=1000, progress=False)
+    rk = recipe.linear_kw
+    kw = dict(rk, device=device, n_heldout=1000, progress=False)
     # warm-up: a few steps on the same shapes (allocator, kernels), not timed
     train_linear_family(prob.spectrum, prob.N, prob.ranks, prob.seeds, **{**kw, "steps": 5})
     res = train_linear_family(prob.spectrum, prob.N, prob.ranks, prob.seeds, target_gap=TARGET,
@@ -283,15 +330,29 @@ def run_engine_linear(prob: LinearProblem, judge: LinearJudge, device: torch.dev
         for k, r in enumerate(prob.ranks):
             g = judge.gap(i, r, W_pv[i, k], W_kq[i, k])
             gaps[s, r], reached[s, r], stops[s, r] = g, g <= TARGET, steps
-    notes = [f"train_linear_family({', '.join(f'{k}={v}' for k, v in ENGINE_LINEAR.items())}, "
+    notes = [f"train_linear_family({', '.join(f'{k}={v!r}' for k, v in rk.items())}, "
              f"target_gap=0.01): stopped at step {steps} (own check: "
              f"{res.history.reached_target}); time includes its target checks"]
+    if rk.get("sampler") == "gram":
+        flops = steps * engine_linear_gram_flops(prob.d, S * K, S, rk["batch"])
+    else:
+        flops = steps * engine_linear_flops(prob.d, prob.N, S * K, S, rk["batch"])
     return RunResult(
-        name="engine", seconds=res.history.seconds, steps=steps,
-        flops=steps * engine_linear_flops(prob.d, prob.N, S * K, S, ENGINE_LINEAR["batch"]),
-        model_prompts=float(steps * ENGINE_LINEAR["batch"] * S * K),
-        prompts=float(steps * ENGINE_LINEAR["batch"] * S),
+        name=f"engine {recipe.name}", seconds=res.history.seconds, steps=steps, flops=flops,
+        model_prompts=float(steps * rk["batch"] * S * K),
+        prompts=float(steps * rk["batch"] * S),
         gaps=gaps, reached=reached, stop_steps=stops, notes=notes)
+
+
+def engine_linear_gram_flops(d: int, n_models: int, n_seeds: int, batch: int) -> float:
+    """FLOPs of one step of the Gram-sampling engine (leading terms).
+
+    Per seed and prompt: ``L A`` and ``C = (L A)(L A)^T`` (``4 d^3``), ``C w`` and the
+    assembly (``O(d^2)``); per model and prompt the same ``12 D^2 + 6 D`` as
+    :func:`engine_linear_flops`.
+    """
+    D = d + 1
+    return float(batch * (n_seeds * (4 * d**3 + 4 * d * d) + n_models * (12 * D**2 + 6 * D)))
 
 
 def _reference_linear_model(prob: LinearProblem, s_index: int, r: int, judge: LinearJudge,
@@ -398,15 +459,14 @@ class ParityJudge:
         return float(kernel_loss(A, np.array(self.prob.p), self.prob.N)) / self.L_star[m] - 1
 
 
-def run_engine_parity(prob: ParityProblem, judge: ParityJudge, device: torch.device
-                      ) -> RunResult:
-    """Time :func:`train_parity_family` (its defaults) to its own exact 1% target."""
+def run_engine_parity(prob: ParityProblem, judge: ParityJudge, device: torch.device,
+                      recipe: Recipe = RECIPE_V01) -> RunResult:
+    """Time :func:`train_parity_family` (``recipe``) to its own exact 1% target."""
     from iclbook.parity_training import train_parity_family
-    sig = inspect.signature(train_parity_family)
-    kw = {n: sig.parameters[n].default for n in ("steps", "batch", "lr", "init", "check_every")}
+    kw = recipe.parity_kw
     S, counts, pv = len(prob.seeds), prob.head_counts, np.array(prob.p)
-    run = dict(device=device, n_heldout=1000, progress=False)
-    train_parity_family(pv, prob.N, counts, prob.seeds, steps=5, **run)    # warm-up
+    run = dict(kw, device=device, n_heldout=1000, progress=False)
+    train_parity_family(pv, prob.N, counts, prob.seeds, **{**run, "steps": 5})    # warm-up
     res = train_parity_family(pv, prob.N, counts, prob.seeds, target_gap=TARGET, **run)
     model, hist = res.model, res.history
     steps = hist.stopped_at
@@ -416,13 +476,27 @@ def run_engine_parity(prob: ParityProblem, judge: ParityJudge, device: torch.dev
             g = judge.gap(c, model.W[i, k], model.head_weights[i, k])
             gaps[s, c], reached[s, c], stops[s, c] = g, g <= TARGET, steps
     n_slots = len(counts) * max(counts)
+    if kw.get("inputs") == "features":
+        flops = steps * engine_parity_feature_flops(prob.d, prob.N, n_slots, S, kw["batch"])
+    else:
+        flops = steps * engine_parity_flops(prob.d, prob.N, n_slots, S, kw["batch"])
     return RunResult(
-        name="engine", seconds=hist.seconds, steps=steps,
-        flops=steps * engine_parity_flops(prob.d, prob.N, n_slots, S, kw["batch"]),
+        name=f"engine {recipe.name}", seconds=hist.seconds, steps=steps, flops=flops,
         model_prompts=float(steps * kw["batch"] * S * len(counts)),
         prompts=float(steps * kw["batch"] * S), gaps=gaps, reached=reached, stop_steps=stops,
-        notes=[f"train_parity_family(target_gap=0.01), defaults {kw}: stopped at step "
-               f"{steps} (own check: {hist.reached_target}); time includes its checks"])
+        notes=[f"train_parity_family({', '.join(f'{k}={v!r}' for k, v in kw.items())}, "
+               f"target_gap=0.01): stopped at step {steps} (own check: "
+               f"{hist.reached_target}); time includes its checks"])
+
+
+def engine_parity_feature_flops(d: int, N: int, n_slots: int, n_seeds: int, batch: int
+                                ) -> float:
+    """FLOPs of one step of the feature-input parity engine (leading terms).
+
+    Per seed and prompt: ``H = (1/N) sum_n y_n x_n x_n^T`` (``2 N d^2``) and ``Q`` (``d^2``);
+    per head slot: ``<W_j, H>`` and ``<W_j, Q>`` (``4 d^2``) forward, twice that backward.
+    """
+    return float(batch * n_seeds * (2 * N * d * d + d * d + n_slots * 12 * d * d))
 
 
 def _reference_parity_model(prob: ParityProblem, s_index: int, m: int, judge: ParityJudge,
@@ -486,41 +560,52 @@ def run_reference_parity(prob: ParityProblem, judge: ParityJudge, device: torch.
 # Report
 # --------------------------------------------------------------------------------------------
 
-def report(problem_text: str, eng: RunResult, ref: RunResult, peak: float, log) -> dict:
-    """Print the comparison table and return its figures."""
+def report(problem_text: str, engines: list[RunResult], ref: RunResult | None, peak: float,
+           log) -> dict:
+    """Print the comparison table (every engine recipe, then the reference) and its ratios."""
     log("")
     log(problem_text)
-    log(f"{'program':<10} {'time (s)':>9} {'steps':>7} {'reached':>8} {'worst gap':>9} "
+    log(f"{'program':<12} {'time (s)':>9} {'steps':>7} {'reached':>8} {'worst gap':>9} "
         f"{'prompts/s':>11} {'model-prompts/s':>15} {'GFLOP/s':>8} {'% peak':>7}")
-    out = {}
-    for r in (eng, ref):
+    out: dict = {}
+    for r in [*engines, *([ref] if ref is not None else [])]:
         n_ok = sum(r.reached.values())
         worst = max(r.gaps.values())
         gflops = r.flops / r.seconds / 1e9
-        log(f"{r.name:<10} {r.seconds:>9.2f} {r.steps:>7} {n_ok:>4}/{len(r.reached):<3} "
+        log(f"{r.name:<12} {r.seconds:>9.2f} {r.steps:>7} {n_ok:>4}/{len(r.reached):<3} "
             f"{worst:>+9.4f} {r.prompts / r.seconds:>11.3g} {r.model_prompts / r.seconds:>15.3g} "
             f"{gflops:>8.3g} {100 * r.flops / r.seconds / peak:>6.2f}%")
         for note in r.notes:
             log(f"    {r.name}: {note}")
         out[r.name] = dict(seconds=r.seconds, steps=r.steps, reached=n_ok,
                            n_models=len(r.reached), worst_gap=worst, gflops=gflops)
-    missing = [k for k, ok in ref.reached.items() if not ok]
-    if missing:
-        log("    reference models that never reached the target (seed, size: final gap): "
-            + ", ".join(f"({s}, {m}): {ref.gaps[s, m]:+.4f}" for s, m in missing))
-    missing_e = [k for k, ok in eng.reached.items() if not ok]
-    if missing_e:
-        log("    ENGINE models not within 1% on the judge's prompts: "
-            + ", ".join(f"({s}, {m}): {eng.gaps[s, m]:+.4f}" for s, m in missing_e))
-    ratio = ref.seconds / eng.seconds
-    fewer = len(ref.reached) < len(eng.reached)
-    why = [w for w, c in (("reference capped", missing),
-                          (f"reference ran {len(ref.reached)} of {len(eng.reached)} models",
-                           fewer)) if c]
-    bound = ">=" if why else "="
-    log(f"speed-up to target, reference / engine {bound} {ratio:.1f}x"
-        + (f" ({'; '.join(why)}: a lower bound)" if why else ""))
-    out["ratio"], out["ratio_is_lower_bound"] = ratio, bool(why)
+        missing_e = [k for k, ok in r.reached.items() if not ok]
+        if missing_e and r is not ref:
+            log(f"    {r.name.upper()} models not within 1% on the judge's prompts: "
+                + ", ".join(f"({s}, {m}): {r.gaps[s, m]:+.4f}" for s, m in missing_e))
+    new = engines[-1]
+    if len(engines) > 1:
+        old = engines[0]
+        ratio = old.seconds / new.seconds
+        log(f"speed-up to target, {old.name} / {new.name} = {ratio:.2f}x (models within 1%: "
+            f"{old.name} {sum(old.reached.values())}/{len(old.reached)}, {new.name} "
+            f"{sum(new.reached.values())}/{len(new.reached)})")
+        out["engine_ratio"] = ratio
+    if ref is not None:
+        missing = [k for k, ok in ref.reached.items() if not ok]
+        if missing:
+            log("    reference models that never reached the target (seed, size: final gap): "
+                + ", ".join(f"({s}, {m}): {ref.gaps[s, m]:+.4f}" for s, m in missing))
+        for eng in engines:
+            ratio = ref.seconds / eng.seconds
+            fewer = len(ref.reached) < len(eng.reached)
+            why = [w for w, c in (("reference capped", missing),
+                                  (f"reference ran {len(ref.reached)} of {len(eng.reached)} "
+                                   "models", fewer)) if c]
+            bound = ">=" if why else "="
+            log(f"speed-up to target, reference / {eng.name} {bound} {ratio:.1f}x"
+                + (f" ({'; '.join(why)}: a lower bound)" if why else ""))
+            out[f"ratio {eng.name}"], out["ratio_is_lower_bound"] = ratio, bool(why)
     return out
 
 
@@ -540,6 +625,10 @@ def main(argv: list[str] | None = None) -> int:
                          "all); the speed-up is then a lower bound")
     ap.add_argument("--judge-prompts", type=int, default=None,
                     help="held-out prompts per seed for the even part (default 20000)")
+    ap.add_argument("--recipes", nargs="+", default=["v0.1", "v0.2"], choices=list(RECIPES),
+                    help="engine recipes to time, side by side (default: v0.1 v0.2)")
+    ap.add_argument("--no-reference", action="store_true",
+                    help="skip the reference-style loop (the engine recipes only)")
     args = ap.parse_args(argv)
 
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -582,16 +671,22 @@ def main(argv: list[str] | None = None) -> int:
         log(prob.describe())
         log("closed-form optima L*_r: "
             + ", ".join(f"{optimal_loss(prob.spectrum, prob.N, r):.4f}" for r in prob.ranks))
-        log(f"engine settings: train_linear_family({ENGINE_LINEAR}, target_gap=0.01)")
         judge = LinearJudge(prob, n_judge, device)
-        eng = run_engine_linear(prob, judge, device)
-        log(f"engine: {eng.seconds:.2f} s to target; running the reference "
-            f"(cap {max_steps} steps per model) ...")
-        ref = run_reference_linear(prob, judge, device, max_steps, check_every, log,
-                                   args.ref_seeds)
+        engines = []
+        for name in args.recipes:
+            rec = RECIPES[name]
+            log(f"engine {name} ({rec.text}): train_linear_family({rec.linear_kw}, "
+                "target_gap=0.01)")
+            engines.append(run_engine_linear(prob, judge, device, rec))
+            log(f"engine {name}: {engines[-1].seconds:.2f} s to target")
+        ref = None
+        if not args.no_reference:
+            log(f"running the reference (cap {max_steps} steps per model) ...")
+            ref = run_reference_linear(prob, judge, device, max_steps, check_every, log,
+                                       args.ref_seeds)
         results["linear"] = report(prob.describe() + "; judge: L(M_eff) in closed form + mean "
                                    f"square of the even part on {n_judge} held-out prompts "
-                                   "per seed", eng, ref, peak, log)
+                                   "per seed", engines, ref, peak, log)
     if args.setting in ("parity", "all"):
         prob2 = ParityProblem()
         if quick:
@@ -601,13 +696,19 @@ def main(argv: list[str] | None = None) -> int:
         judge2 = ParityJudge(prob2)
         log("closed-form optima L*_m: "
             + ", ".join(f"{judge2.L_star[m]:.4f}" for m in prob2.head_counts))
-        eng2 = run_engine_parity(prob2, judge2, device)
-        log(f"engine: {eng2.seconds:.2f} s to target; running the reference "
-            f"(cap {max_steps_parity} steps per model) ...")
-        ref2 = run_reference_parity(prob2, judge2, device, max_steps_parity, check_every, log,
-                                    args.ref_seeds)
+        engines2 = []
+        for name in args.recipes:
+            rec = RECIPES[name]
+            log(f"engine {name}: train_parity_family({rec.parity_kw}, target_gap=0.01)")
+            engines2.append(run_engine_parity(prob2, judge2, device, rec))
+            log(f"engine {name}: {engines2[-1].seconds:.2f} s to target")
+        ref2 = None
+        if not args.no_reference:
+            log(f"running the reference (cap {max_steps_parity} steps per model) ...")
+            ref2 = run_reference_parity(prob2, judge2, device, max_steps_parity, check_every,
+                                        log, args.ref_seeds)
         results["parity"] = report(prob2.describe() + "; judge: exact population loss L(A)",
-                                   eng2, ref2, peak, log)
+                                   engines2, ref2, peak, log)
     try:
         load = os.getloadavg()
         log(f"\nload average at end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
