@@ -32,24 +32,30 @@ def quick_report() -> str:
     return proc.stdout
 
 
-def _engine_row(report: str, setting: str) -> list[str]:
+def _engine_row(report: str, setting: str, recipe: str) -> list[str]:
     block = report.split(f"\nSetting {setting}:")[-1]          # the results table comes last
-    row = next(line for line in block.splitlines() if line.startswith("engine "))
+    row = next(line for line in block.splitlines() if line.startswith(f"engine {recipe} "))
     return row.split()
 
 
+@pytest.mark.parametrize("recipe", ["v0.1", "v0.2"])
 @pytest.mark.parametrize("setting, models", [("1", 8), ("2", 4)])
 def test_quick_run_reports_every_engine_model_within_one_percent(quick_report, setting,
-                                                                 models):
-    row = _engine_row(quick_report, setting)
-    assert row[3] == f"{models}/{models}", row
-    assert float(row[4]) <= 0.01, row                          # worst judged gap
+                                                                 models, recipe):
+    row = _engine_row(quick_report, setting, recipe)
+    assert row[4] == f"{models}/{models}", row
+    assert float(row[5]) <= 0.01, row                          # worst judged gap
 
 
 def test_quick_run_reports_the_speed_up_of_both_settings(quick_report):
-    ratios = re.findall(r"speed-up to target, reference / engine >?=? ?([0-9.]+)x",
+    ratios = re.findall(r"speed-up to target, reference / engine v0\.2 >?=? ?([0-9.]+)x",
                         quick_report)
     assert len(ratios) == 2, quick_report[-1500:]
+    # the old recipe and the new one side by side, with the count of models within 1%
+    engine = re.findall(r"speed-up to target, engine v0\.1 / engine v0\.2 = ([0-9.]+)x "
+                        r"\(models within 1%: engine v0\.1 (\d+)/(\d+), engine v0\.2 "
+                        r"(\d+)/(\d+)\)", quick_report)
+    assert len(engine) == 2, quick_report[-1500:]
     assert "matmul peak (float32):" in quick_report
 
 

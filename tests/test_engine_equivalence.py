@@ -183,3 +183,111 @@ def test_engines_run_on_cuda_and_match_the_cpu():                # pragma: no co
     par = train_parity_family(P, 8, seeds=(0,), steps=50, n_heldout=2000, progress=False,
                               device="cuda")
     assert np.all(kernel_loss(par.A, P, 8) >= optimal_loss(P, 8, 3) - 1e-9)
+
+
+# --------------------------------------------------------------------------------------------
+# (3) the new engine paths (benchmark recipe v0.2): same law, same predictions, same target
+# --------------------------------------------------------------------------------------------
+
+def _gram_features(G, q, y):
+    d = q.shape[-1] - 1
+    x_q = q[:, :d]
+    coupled = G[:, :d, d] * y[:, None] * x_q                 # E = N lambda_i^2: w shared
+    return torch.cat([G.flatten(1), (G[:, d, d] ** 2)[:, None], coupled, (y**2)[:, None]], 1)
+
+
+def test_gram_sampler_has_the_law_of_the_prompts_gram_matrices():
+    from iclbook.linear_training import sample_linear_grams
+    n, lam = 40_000, SPECTRUM
+    G, q, y = sample_linear_grams(n, N, lam, generator=torch.Generator().manual_seed(5),
+                                  dtype=torch.float64)
+    # exact first moments: E[G] = [[(N+1) Lambda, 0], [0, N tr Lambda]]
+    mean = torch.zeros(5, 5, dtype=torch.float64)
+    mean[:4, :4] = torch.diag(torch.as_tensor((N + 1) * lam))
+    mean[4, 4] = N * lam.sum()
+    se = G.std(0) / n**0.5
+    assert ((G.mean(0) - mean).abs() <= 5 * se + 1e-12).all()
+    # second and coupled moments against Gram matrices of sampled prompts (two-sample z)
+    p = sample_linear_prompts(n, N, lam, seed=6, dtype=torch.float64)
+    E = embed_prompts(p)
+    a = _gram_features(G, q, y)
+    b = _gram_features(E @ E.transpose(-1, -2), E[..., -1], p.y_query)
+    z = (a.mean(0) - b.mean(0)) / (a.var(0) / n + b.var(0) / n).sqrt().clamp(min=1e-12)
+    assert z.abs().max() < 5, z
+    assert torch.all(q[:, -1] == 0)
+
+
+def test_gram_sampler_fails_on_planted_errors(monkeypatch):
+    """The moment test above would catch a wrong chi-square count or a decoupled task."""
+    from iclbook import linear_training as lt
+    real = torch._standard_gamma
+    monkeypatch.setattr(torch, "_standard_gamma", lambda a, generator: real(a - 0.5,
+                                                                            generator=generator))
+    G, _, _ = lt.sample_linear_grams(40_000, N, SPECTRUM, generator=torch.Generator()
+                                     .manual_seed(5), dtype=torch.float64)
+    se = G.std(0) / 200
+    expected = (N + 1) * SPECTRUM
+    assert ((G.mean(0).diagonal()[:4] - torch.as_tensor(expected)).abs() > 5 * se.diagonal()[:4]
+            ).any()                                           # one degree of freedom short
+    monkeypatch.undo()
+    G, q, y = lt.sample_linear_grams(40_000, N, SPECTRUM, generator=torch.Generator()
+                                     .manual_seed(5), dtype=torch.float64)
+    y_wrong = (torch.randn(40_000, 4, dtype=torch.float64) * q[:, :4]).sum(-1)   # other task
+    p = sample_linear_prompts(40_000, N, SPECTRUM, seed=6, dtype=torch.float64)
+    E = embed_prompts(p)
+    a = _gram_features(G, q, y_wrong)
+    b = _gram_features(E @ E.transpose(-1, -2), E[..., -1], p.y_query)
+    z = (a.mean(0) - b.mean(0)) / (a.var(0) / 40_000 + b.var(0) / 40_000).sqrt()
+    assert z.abs().max() > 5
+
+
+def test_gram_predict_is_the_family_forward():
+    from iclbook.linear_training import gram_predict
+    fam = LinearAttentionFamily(4, [1, 2, 4], [0, 1], init="random", dtype=torch.float64)
+    E = embed_prompts(sample_linear_prompts((2, 300), N, SPECTRUM, seed=3, dtype=torch.float64))
+    G = E @ E.transpose(-1, -2)
+    assert torch.allclose(gram_predict(fam, G, E[..., -1], N), fam(E), rtol=0, atol=1e-12)
+
+
+def test_parity_features_give_the_family_forward():
+    from iclbook.parity_training import _FeatureView, parity_features
+    fam = ParityAttentionFamily(6, [1, 2, 3], [0, 1], dtype=torch.float64)
+    pr = sample_parity_prompts((2, 300), 8, P, eta=0.2, rho=0.1, seed=3, dtype=torch.float64)
+    out = _FeatureView(fam)(parity_features(pr))
+    assert torch.allclose(out, fam(embed_parity_prompts(pr)), rtol=0, atol=1e-12)
+
+
+def test_new_linear_recipe_stops_within_one_percent_and_its_check_is_a_true_bound():
+    res = train_linear_family(SPECTRUM, N, seeds=(0,), steps=600, batch=1000, lr=0.1,
+                              check_every=10, sampler="gram", check="closed_form",
+                              target_gap=0.01, n_heldout=50_000, progress=False)
+    assert res.history.reached_target is True and res.history.stopped_at < 600
+    tol = 0.01 + 3 * res.paired_se / res.reference_loss
+    assert np.all(res.paired_gap <= tol), res.summary()
+    from iclbook.linear_training import _CheckSet
+    cs = _CheckSet(res.model, SPECTRUM, N, None, 20_000, 99_999)
+    odd, full = cs.odd_gaps(res.model), cs.closed_form_gaps(res.model)
+    assert np.all(odd <= full + 1e-9) and np.all(full <= 0.01)
+
+
+def test_new_parity_recipe_stops_within_one_percent():
+    res = train_parity_family(P, 8, seeds=(0, 1), steps=300, inputs="features",
+                              target_gap=0.01, n_heldout=2000, progress=False)
+    assert res.history.reached_target is True and res.history.stopped_at < 300
+    gap = res.population_loss / res.optimal_loss[None, :] - 1
+    assert np.all(gap <= 0.01) and np.all(gap >= -1e-9), gap
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(sampler="grams"), "sampler must be one of"),
+    (dict(check="exact"), "check must be one of"),
+    (dict(sampler="gram", train_sigma=0.5), "clean contexts only"),
+])
+def test_linear_engine_options_are_validated(kw, match):
+    with pytest.raises(ValueError, match=match):
+        train_linear_family(SPECTRUM, N, seeds=(0,), steps=1, **kw)
+
+
+def test_parity_inputs_are_validated():
+    with pytest.raises(ValueError, match="inputs must be one of"):
+        train_parity_family(P, 8, seeds=(0,), steps=1, inputs="pairs")
