@@ -27,7 +27,6 @@ from .linear_models import LinearAttentionFamily
 from .linear_theory import (
     _check_basis,
     feature_gains,
-    loss_of_matrix,
     optimal_loss,
     optimal_matrix,
 )
@@ -176,7 +175,9 @@ def sample_linear_grams(batch: int, N: int, spectrum: Sequence[float] | np.ndarr
     input covariance and ``W`` Wishart with ``N`` degrees of freedom, drawn by Bartlett's
     decomposition ``W = A A^T`` (``A`` lower triangular, ``A_ii^2 ~ chi^2_{N-i+1}``, the
     entries below the diagonal ``N(0, 1)``): ``d (d+1)/2`` random numbers instead of the
-    ``N d`` of the context, and no ``(N+1)``-column product.  (For ``N < d``, ``W = Z^T Z``
+    ``N d`` of the context (this implementation draws a full ``d x d`` block and keeps its
+    lower triangle: ``d^2 + 3d`` numbers a prompt against ``(N+2) d``), and no
+    ``(N+1)``-column product.  (For ``N < d``, ``W = Z^T Z``
     from ``N x d`` Gaussians.)  The triple ``(G, e_q, y_q)`` has exactly the law it has when
     computed from prompts of :func:`iclbook.linear_data.sample_linear_prompts`
     (``sigma = sigma_x = 0``, ``w ~ N(0, I_d)``); the draws differ.
@@ -202,28 +203,40 @@ def _covariance(lam: np.ndarray, basis: np.ndarray | None) -> np.ndarray:
 def _gram_draw(batch: int, N: int, root: torch.Tensor, gen: torch.Generator
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`sample_linear_grams` without the checks (``root``: ``L``, ``L L^T = cov``)."""
-    d, dtype = root.shape[0], root.dtype
+    G, q, y = _gram_draw_streams(batch, N, root, [gen])
+    return G[0], q[0], y[0]
+
+
+def _gram_draw_streams(batch: int, N: int, root: torch.Tensor, gens: list[torch.Generator]
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``batch`` draws from each generator (its own stream), stacked: ``(S, batch, ...)``.
+
+    Each stream draws its random numbers in the same order whatever the other streams are;
+    the arithmetic is done once on the stack.
+    """
+    d, dtype, S = root.shape[0], root.dtype, len(gens)
     if N >= d:
-        rows, cols = torch.tril_indices(d, d, -1)
-        A = torch.zeros(batch, d, d, dtype=dtype)
-        A[:, rows, cols] = torch.randn(batch, rows.numel(), generator=gen, dtype=dtype)
-        dof = (N - torch.arange(d, dtype=dtype)).expand(batch, d)        # N, N-1, ..., N-d+1
-        chi2 = 2 * torch._standard_gamma(dof / 2, generator=gen)
-        idx = torch.arange(d)
-        A[:, idx, idx] = chi2.sqrt()
-        LA = root @ A                                                     # C = (L A)(L A)^T
+        z = torch.stack([torch.randn(batch, d * d + 2 * d, generator=g, dtype=dtype)
+                         for g in gens])
+        dof = (N - torch.arange(d, dtype=dtype)).expand(batch, d) / 2    # chi^2_{N-i+1} / 2
+        chi2 = 2 * torch.stack([torch._standard_gamma(dof, generator=g) for g in gens])
+        A = torch.tril(z[..., :d * d].reshape(S, batch, d, d), -1) + torch.diag_embed(chi2.sqrt())
+        rest = z[..., d * d:]
     else:
-        LA = root @ torch.randn(batch, N, d, generator=gen, dtype=dtype).transpose(-1, -2)
+        z = torch.stack([torch.randn(batch, N * d + 2 * d, generator=g, dtype=dtype)
+                         for g in gens])
+        A = z[..., :N * d].reshape(S, batch, N, d).transpose(-1, -2)
+        rest = z[..., N * d:]
+    LA = (root @ A.transpose(0, -2).reshape(d, -1)).reshape(d, *A.transpose(0, -2).shape[1:])
+    LA = LA.transpose(0, -2)                                              # L A, (S, B, d, k)
     C = LA @ LA.transpose(-1, -2)
-    x_q = torch.randn(batch, d, generator=gen, dtype=dtype) @ root.T
-    w = torch.randn(batch, d, generator=gen, dtype=dtype)
+    x_q = rest[..., :d] @ root.T
+    w = rest[..., d:]
     Cw = (C @ w[..., None])[..., 0]
-    G = torch.empty(batch, d + 1, d + 1, dtype=dtype)
-    G[:, :d, :d] = C + x_q[:, :, None] * x_q[:, None, :]
-    G[:, :d, d] = Cw
-    G[:, d, :d] = Cw
-    G[:, d, d] = (Cw * w).sum(-1)
-    q = torch.cat([x_q, torch.zeros(batch, 1, dtype=dtype)], dim=-1)
+    top = torch.cat([C + x_q[..., :, None] * x_q[..., None, :], Cw[..., :, None]], dim=-1)
+    bottom = torch.cat([Cw, (Cw * w).sum(-1, keepdim=True)], dim=-1)
+    G = torch.cat([top, bottom[..., None, :]], dim=-2)
+    q = torch.cat([x_q, torch.zeros_like(x_q[..., :1])], dim=-1)
     return G, q, (w * x_q).sum(-1)
 
 
@@ -292,12 +305,26 @@ class _CheckSet:
         """``(L(M_eff) + mean square of the even part) / L*_r - 1`` of every model."""
         M = model.effective_matrices()                                         # (S, K, d, d)
         pred = gram_predict(model, self.G, self.q, self.N)                     # (S, K, n)
-        odd = torch.einsum("skij,ni,nj->skn", M, self.h, self.xq)
+        odd = ((self.h @ M) * self.xq).sum(-1)                                # h^T M x_q
         even2 = ((pred - odd) ** 2).double().mean(-1).cpu().numpy()
-        Mn = M.double().cpu().numpy()
-        odd_loss = np.array([[loss_of_matrix(Mn[s, k].T, self.cov, self.N)
-                              for k in range(Mn.shape[1])] for s in range(Mn.shape[0])])
+        odd_loss = self._odd_loss(M.double().cpu().numpy())
         return (odd_loss + even2) / self.L_star[None, :] - 1
+
+    @torch.no_grad()
+    def odd_gaps(self, model: LinearAttentionFamily) -> np.ndarray:
+        """``L(M_eff) / L*_r - 1``: a lower bound of the closed-form gap, without prompts."""
+        M = model.effective_matrices().double().cpu().numpy()
+        return self._odd_loss(M) / self.L_star[None, :] - 1
+
+    def _odd_loss(self, M: np.ndarray) -> np.ndarray:
+        """:func:`iclbook.linear_theory.loss_of_matrix` of every ``M^T`` (clean), vectorised."""
+        cov, N = self.cov, self.N
+        tr = np.trace(cov)
+        gamma = (1 + 1 / N) * cov + tr / N * np.eye(cov.shape[0])
+        B = np.swapaxes(M, -1, -2)
+        blb = np.swapaxes(B, -1, -2) @ cov @ B
+        return (np.trace(blb @ cov @ gamma, axis1=-2, axis2=-1)
+                - 2 * np.trace(cov @ B @ cov, axis1=-2, axis2=-1) + tr)
 
     @torch.no_grad()
     def gaps(self, model: LinearAttentionFamily) -> np.ndarray:
@@ -308,12 +335,15 @@ class _CheckSet:
 
 def _losses_on_prompts(model: LinearAttentionFamily, spectrum: np.ndarray, N: int,
                        basis: np.ndarray | None, sigma: float, sigma_x: float,
-                       n_prompts: int, seed: int, chunk: int = 20_000
+                       n_prompts: int, seed: int, chunk: int = 20_000,
+                       shared_gram: bool = False
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Mean squared error of every model and of Theorem A's optimum on the same prompts.
 
     Every model sees the same ``n_prompts`` prompts.  Returns ``(loss, reference_loss,
-    loss_se, paired_se)``, each of shape ``(n_seeds, n_ranks)``.
+    loss_se, paired_se)``, each of shape ``(n_seeds, n_ranks)``.  ``shared_gram`` forms the
+    prompts' Gram matrices once for all seeds (:func:`gram_predict`) instead of once per
+    seed: the same predictions up to float rounding.
     """
     S, K = len(model.seeds), len(model.ranks)
     gen = torch.Generator().manual_seed(int(seed))
@@ -327,7 +357,12 @@ def _losses_on_prompts(model: LinearAttentionFamily, spectrum: np.ndarray, N: in
             p = sample_linear_prompts(size, N, spectrum, basis=basis, sigma=sigma,
                                       sigma_x=sigma_x, generator=gen)
             E = embed_prompts(p)
-            pred = model(E.expand(S, *E.shape).to(model.P.device)).cpu()
+            if shared_gram:
+                Ed = E.to(model.P.device)
+                pred = gram_predict(model, Ed @ Ed.transpose(-1, -2), Ed[..., -1],
+                                    N).cpu() + E[..., -1, -1]
+            else:
+                pred = model(E.expand(S, *E.shape).to(model.P.device)).cpu()
             err = ((pred - p.y_query) ** 2).double()                       # (S, K, B)
             ref = reduced_predict(p.h[None], p.x_query[None], M_star[:, None])   # (K, B)
             ref_err = ((ref - p.y_query) ** 2).double().expand_as(err)
@@ -414,7 +449,8 @@ def train_linear_family(
     ``sampler`` (:data:`SAMPLERS`): ``"prompts"`` draws the prompts and forms their Gram
     matrices in the model (release 0.1, the default); ``"gram"`` draws the Gram matrices
     directly from their law (:func:`sample_linear_grams`: the same distribution of training
-    data, about five times fewer random numbers; clean contexts only).  ``check``
+    data, about three times fewer random numbers at d = 8, N = 32; clean contexts only; the held-out
+    evaluation then forms each prompt's Gram matrix once for all seeds).  ``check``
     (:data:`CHECKS`): ``"cached"`` keeps the 20 000 check prompts instead of drawing them
     again at every check (the same prompts, the same decision); ``"closed_form"`` takes the
     odd part's loss in closed form (the benchmark's judge does the same on other prompts).
@@ -464,10 +500,8 @@ def train_linear_family(
 
         def sample(_: torch.Generator) -> tuple[tuple[torch.Tensor, torch.Tensor],
                                                  torch.Tensor]:
-            draws = [_gram_draw(batch, N, root, g) for g in streams]
-            G = torch.stack([t[0] for t in draws]).to(dev)
-            q = torch.stack([t[1] for t in draws]).to(dev)
-            return (G, q), torch.stack([t[2] for t in draws])[:, None, :].to(dev)
+            G, q, y = _gram_draw_streams(batch, N, root, streams)
+            return (G.to(dev), q.to(dev)), y[:, None, :].to(dev)
 
     target = None
     if target_gap is not None:
@@ -481,6 +515,10 @@ def train_linear_family(
             check_set = _CheckSet(model, lam, N, basis, 20_000, 99_999)
 
             def target(m: torch.nn.Module) -> bool:
+                # The odd part's loss alone is a lower bound (exact, no prompts): the even
+                # part is computed only once every model passes it.
+                if not np.all(check_set.odd_gaps(model) <= gap):
+                    return False
                 return bool(np.all(check_set.closed_form_gaps(model) <= gap))
         else:
             def target(m: torch.nn.Module) -> bool:
@@ -494,7 +532,7 @@ def train_linear_family(
                            desc=f"{len(seeds) * len(ranks)} linear-attention models")
     model.cpu()
     heldout, ref, se, paired_se = _losses_on_prompts(model, lam, N, basis, 0.0, 0.0, n_heldout,
-                                                     10_000)
+                                                     10_000, shared_gram=sampler == "gram")
     with torch.no_grad():
         M_eff = model.effective_matrices().double().numpy()
     return LinearFamilyResult(
