@@ -291,3 +291,13 @@ def test_linear_engine_options_are_validated(kw, match):
 def test_parity_inputs_are_validated():
     with pytest.raises(ValueError, match="inputs must be one of"):
         train_parity_family(P, 8, seeds=(0,), steps=1, inputs="pairs")
+
+
+def test_shared_gram_evaluation_gives_the_same_losses():
+    from iclbook.linear_training import _losses_on_prompts
+    fam = LinearAttentionFamily(4, [1, 2, 4], [0, 1, 2], init="random")
+    a = _losses_on_prompts(fam, SPECTRUM, N, None, 0.0, 0.0, 5000, 1)
+    b = _losses_on_prompts(fam, SPECTRUM, N, None, 0.0, 0.0, 5000, 1, shared_gram=True)
+    for x, y in zip(a, b, strict=True):
+        assert np.allclose(x, y, rtol=1e-5, atol=0)
+    assert not np.allclose(a[0][0], a[0][1], rtol=1e-3)      # the seeds' models differ
