@@ -220,23 +220,32 @@ def _gram_draw_streams(batch: int, N: int, root: torch.Tensor, gens: list[torch.
                          for g in gens])
         dof = (N - torch.arange(d, dtype=dtype)).expand(batch, d) / 2    # chi^2_{N-i+1} / 2
         chi2 = 2 * torch.stack([torch._standard_gamma(dof, generator=g) for g in gens])
-        A = torch.tril(z[..., :d * d].reshape(S, batch, d, d), -1) + torch.diag_embed(chi2.sqrt())
+        A = torch.tril(z[..., :d * d].reshape(S, batch, d, d), -1) + torch.diag_embed(
+            chi2.sqrt())
         rest = z[..., d * d:]
     else:
         z = torch.stack([torch.randn(batch, N * d + 2 * d, generator=g, dtype=dtype)
                          for g in gens])
         A = z[..., :N * d].reshape(S, batch, N, d).transpose(-1, -2)
         rest = z[..., N * d:]
-    LA = (root @ A.transpose(0, -2).reshape(d, -1)).reshape(d, *A.transpose(0, -2).shape[1:])
-    LA = LA.transpose(0, -2)                                              # L A, (S, B, d, k)
+    if torch.equal(root, torch.diag_embed(root.diagonal())):           # diagonal L: scale
+        scale = root.diagonal()
+        LA = A * scale[:, None]
+        x_q = rest[..., :d] * scale
+    else:
+        LA = (root @ A.transpose(0, -2).reshape(d, -1)).reshape(d, *A.transpose(0, -2).shape[1:])
+        LA = LA.transpose(0, -2)                                          # L A, (S, B, d, k)
+        x_q = rest[..., :d] @ root.T
     C = LA @ LA.transpose(-1, -2)
-    x_q = rest[..., :d] @ root.T
     w = rest[..., d:]
-    Cw = (C @ w[..., None])[..., 0]
-    top = torch.cat([C + x_q[..., :, None] * x_q[..., None, :], Cw[..., :, None]], dim=-1)
-    bottom = torch.cat([Cw, (Cw * w).sum(-1, keepdim=True)], dim=-1)
-    G = torch.cat([top, bottom[..., None, :]], dim=-2)
-    q = torch.cat([x_q, torch.zeros_like(x_q[..., :1])], dim=-1)
+    Cw = C @ w[..., None]                                                 # (S, B, d, 1)
+    G = torch.empty(S, batch, d + 1, d + 1, dtype=dtype)
+    G[..., :d, :d] = C + x_q[..., :, None] * x_q[..., None, :]
+    G[..., :d, d:] = Cw
+    G[..., d, :d] = Cw[..., 0]
+    G[..., d, d] = (Cw[..., 0] * w).sum(-1)
+    q = torch.zeros(S, batch, d + 1, dtype=dtype)
+    q[..., :d] = x_q
     return G, q, (w * x_q).sum(-1)
 
 
