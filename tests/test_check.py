@@ -10,10 +10,11 @@ import pytest
 import sympy as sp
 import torch
 
-from iclbook import check, lsa
-from iclbook import linear_theory as lt
-from iclbook import noise_theory as nt
-from iclbook import parity_theory as pt
+from iclbook import check
+from iclbook.linear import lsa
+from iclbook.linear import theory as lt
+from iclbook.linear import noise as nt
+from iclbook.parity import theory as pt
 
 lam, N, T = check.symbols("lam N T")
 (p,) = check.symbols("p")

@@ -16,7 +16,7 @@ from unittest import mock
 import pytest
 
 from iclbook import check
-from iclbook import linear_theory as lt
+from iclbook.linear import theory as lt
 
 CHECKS = [name for name in check.__all__ if name not in ("CheckResult", "symbols",
                                                             "without_reference")]

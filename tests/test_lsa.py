@@ -1,12 +1,12 @@
-"""The linear self-attention layer and its reduced form (:mod:`iclbook.lsa`, chapter 3)."""
+"""The linear self-attention layer and its reduced form (:mod:`iclbook.linear.lsa`, chapter 3)."""
 
 import numpy as np
 import pytest
 import torch
 
-from iclbook.linear_data import embed_prompts, sample_linear_prompts
-from iclbook.linear_theory import optimal_matrix, random_orthogonal
-from iclbook.lsa import (
+from iclbook.linear.data import embed_prompts, sample_linear_prompts
+from iclbook.linear.theory import optimal_matrix, random_orthogonal
+from iclbook.linear.lsa import (
     effective_matrix,
     lsa_forward,
     lsa_predict,

@@ -1,4 +1,4 @@
-"""Monte Carlo estimates (:mod:`iclbook.monte_carlo`) and the Monte Carlo check of Theorems A
+"""Monte Carlo estimates (:mod:`iclbook.linear.monte_carlo`) and the Monte Carlo check of Theorems A
 and B: agreement within 4 standard errors at 10^5 prompts, and a wrong formula rejected by the
 same tolerance."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from iclbook.linear_theory import (
+from iclbook.linear.theory import (
     feature_gains,
     loss_of_matrix,
     noisy_risk,
@@ -18,7 +18,7 @@ from iclbook.linear_theory import (
     random_orthogonal,
     spectral_covariance,
 )
-from iclbook.monte_carlo import MonteCarloEstimate, mean_with_stderr, monte_carlo_linear_risk
+from iclbook.linear.monte_carlo import MonteCarloEstimate, mean_with_stderr, monte_carlo_linear_risk
 
 LAM = np.array([3.0, 1.5, 0.75, 0.3])
 D, N = 4, 4

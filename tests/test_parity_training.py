@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from iclbook.linear_theory import random_orthogonal
-from iclbook.parity_models import ParityAttentionFamily, kernel_predict
-from iclbook.parity_theory import kernel_loss, optimal_kernel, optimal_loss_curve
-from iclbook.parity_training import (
+from iclbook.linear.theory import random_orthogonal
+from iclbook.parity.models import ParityAttentionFamily, kernel_predict
+from iclbook.parity.theory import kernel_loss, optimal_kernel, optimal_loss_curve
+from iclbook.parity.training import (
     evaluate_parity_family,
     evaluate_predictor,
     monte_carlo_parity,
@@ -84,7 +84,7 @@ def test_bad_training_arguments():
 
 
 def test_over_seeds():
-    from iclbook.parity_training import ParityEvaluation
+    from iclbook.parity.training import ParityEvaluation
     ev = ParityEvaluation(loss=np.array([[1.0, 2.0], [3.0, 4.0]]), loss_stderr=np.ones((2, 2)),
                           accuracy=np.array([[0.5, 0.7], [0.7, 0.9]]),
                           accuracy_stderr=np.ones((2, 2)), n_prompts=10)
@@ -97,7 +97,7 @@ def test_over_seeds():
 
 
 def test_train_softmax_parity_small_run_and_bad_inputs():
-    from iclbook.parity_training import train_softmax_parity
+    from iclbook.parity.training import train_softmax_parity
     res = train_softmax_parity([0.6, 0.4], 4, [(1, 8), (2, 8)], seeds=(0, 1),
                                noise=[(0.0, 0.0), (0.2, 0.0)], steps=3, batch=8, n_eval=200,
                                progress=False)
@@ -115,7 +115,7 @@ def test_train_softmax_parity_small_run_and_bad_inputs():
 
 def test_noisy_pretraining_reaches_the_matched_optimum():
     """Pretrained on noisy contexts, every head count reaches the matched-noise closed form."""
-    from iclbook.parity_theory import matched_noise_loss_curve
+    from iclbook.parity.theory import matched_noise_loss_curve
     res = train_parity_family(P, N, seeds=(0,), dictionary=G, steps=300, n_heldout=20_000,
                               eta=0.3, progress=False)
     assert res.train_eta == 0.3

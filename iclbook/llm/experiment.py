@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..validation import check_int_range, check_probability
+from ..core.validation import check_int_range, check_probability
 from .datasets import TextDataset
 from .noise import corrupt_text, flip_labels, n_noisy
 from .prompts import DEFAULT_TEMPLATE, PromptTemplate, build_prompt

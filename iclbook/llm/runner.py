@@ -36,7 +36,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..validation import check_positive_int
+from ..core.validation import check_positive_int
 from .datasets import TextDataset
 from .experiment import RESULT_FIELDS, _check_fracs, evaluate_model, sample_episodes
 from .prompts import DEFAULT_TEMPLATE, PromptTemplate
@@ -182,7 +182,7 @@ def run_experiment(models: Sequence[str], dataset: TextDataset, *, k: int = 16,
     revision (or ``None``) per model.  Failures while models run raise
     :class:`HarnessError`, after the completed models have been written.
     """
-    from ..reproducibility import deterministic_mode
+    from ..core.reproducibility import deterministic_mode
 
     if not models:
         raise ValueError("models must list at least one model path or hub name")

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ..parity_theory import (
+from ..parity.theory import (
     check_importance,
     noisy_loss_curve,
     optimal_head_weights,

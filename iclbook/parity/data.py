@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .linear_data import embed_prompts as _embed
-from .parity_theory import check_importance, pair_list
-from .validation import check_int_range, check_positive_int, check_probability, check_shape
+from ..linear.data import embed_prompts as _embed
+from .theory import check_importance, pair_list
+from ..core.validation import check_int_range, check_positive_int, check_probability, check_shape
 
 __all__ = ["ParityPrompts", "sample_parity_prompts", "pair_products", "embed_parity_prompts"]
 
@@ -68,7 +68,7 @@ class ParityPrompts:
 
 
 def pair_products(phi: torch.Tensor) -> torch.Tensor:
-    """All pair products ``phi_a phi_b`` (``a < b``, :func:`iclbook.parity_theory.pair_list`).
+    """All pair products ``phi_a phi_b`` (``a < b``, :func:`iclbook.parity.theory.pair_list`).
 
     ``phi`` has shape ``(..., d)``; the result ``(..., d(d-1)/2)``.
     """
@@ -155,6 +155,6 @@ def sample_parity_prompts(
 def embed_parity_prompts(prompts: ParityPrompts) -> torch.Tensor:
     """The token matrix ``E = [[x_1 .. x_N x_q], [y_1 .. y_N 0]]``, shape (batch, d+1, N+1).
 
-    The same embedding as Setting 1 (:func:`iclbook.linear_data.embed_prompts`).
+    The same embedding as Setting 1 (:func:`iclbook.linear.data.embed_prompts`).
     """
     return _embed(prompts)  # type: ignore[arg-type]

@@ -110,7 +110,7 @@ def train_family(
     rounding).  ``seed`` seeds the generator passed to ``sample_batch``.
     ``target(model)``, checked every ``check_every`` steps, stops the run early when it
     returns True (e.g. every model within 1% of its closed-form optimum).  ``progress``
-    defaults to :func:`iclbook.reproducibility.progress_enabled`.
+    defaults to :func:`iclbook.core.reproducibility.progress_enabled`.
     """
     steps = check_positive_int("steps", steps)
     log_every = check_positive_int("log_every", log_every)
@@ -169,7 +169,7 @@ def train_family(
 
 
 def _progress(total: int, desc: str):  # pragma: no cover - display only
-    """A bar that leaves no empty output in a notebook (:func:`iclbook.progress.progress_bar`)."""
+    """A bar that leaves no empty output in a notebook (:func:`iclbook.core.progress.progress_bar`)."""
     from .progress import progress_bar
 
     return progress_bar(total, desc)

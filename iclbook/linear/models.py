@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .linear_theory import feature_gains
+from .theory import feature_gains
 from .lsa import effective_matrix
-from .validation import check_int_range, check_nonnegative, check_positive_int
+from ..core.validation import check_int_range, check_nonnegative, check_positive_int
 
 __all__ = ["LinearAttentionFamily", "model_seed"]
 

@@ -1,8 +1,8 @@
 """Consequences of Theorem B (chapter 6): when a feature helps, what a model size costs.
 
 Theorem B itself (the risk of Theorem A's rank-``r`` optimum on a noisy test context) lives in
-:mod:`iclbook.linear_theory` (:func:`~iclbook.linear_theory.noisy_risk`,
-:func:`~iclbook.linear_theory.noisy_risk_fixed_task`); this module derives from it what
+:mod:`iclbook.linear.theory` (:func:`~iclbook.linear.theory.noisy_risk`,
+:func:`~iclbook.linear.theory.noisy_risk_fixed_task`); this module derives from it what
 chapter 6 discusses:
 
 * :func:`geometric_spectrum` -- ``lambda_i = top * decay^(i-1)`` (the explorers' spectra).
@@ -29,8 +29,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .linear_theory import _check_basis, feature_gains, noisy_risk, noisy_risk_fixed_task
-from .validation import (
+from .theory import _check_basis, feature_gains, noisy_risk, noisy_risk_fixed_task
+from ..core.validation import (
     check_int_range,
     check_nonnegative,
     check_positive_int,
@@ -77,7 +77,7 @@ def noisy_risk_curve(spectrum: ArrayLike, N: int, sigma: float = 0.0,
     """Theorem B for every size: ``[R_0, R_1, ..., R_d]`` (chapter 6).
 
     ``R_0 = tr(Lambda)`` is the zero predictor (rank 0), which ignores the context and so
-    does not feel its noise; ``R_r`` for ``r >= 1`` is :func:`~iclbook.linear_theory.noisy_risk`.
+    does not feel its noise; ``R_r`` for ``r >= 1`` is :func:`~iclbook.linear.theory.noisy_risk`.
     """
     lam = check_spectrum("spectrum", spectrum)
     risks = [noisy_risk(lam, N, r, sigma, sigma_x) for r in range(1, lam.size + 1)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .linear_theory import optimal_matrix
+from .theory import optimal_matrix
 
 __all__ = [
     "lsa_forward",

@@ -2,7 +2,7 @@
 
 **Book's own model** (see "Notes on fidelity"); no closed form is claimed.  It imitates the
 protocol of Wei et al. (2023) with small softmax transformers
-(:mod:`iclbook.softmax_transformer`) instead of language models.
+(:mod:`iclbook.softmax.transformer`) instead of language models.
 
 **Data.** Inputs ``x ~ N(0, I_d)``.  A prompt's task is the linear classifier
 ``y = sign(<w, x>)`` with
@@ -48,9 +48,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .llm.noise import n_noisy
-from .softmax_transformer import SoftmaxICLTransformer, torch_threads, train_in_context
-from .validation import check_nonnegative, check_positive_int, check_probability
+from ..llm.noise import n_noisy
+from .transformer import SoftmaxICLTransformer, torch_threads, train_in_context
+from ..core.validation import check_nonnegative, check_positive_int, check_probability
 
 __all__ = [
     "ClassificationPrompts",
@@ -178,10 +178,10 @@ def train_models(sizes: Sequence[ModelSize], seeds: Sequence[int], *, N: int = 1
     Model ``(i, seed)`` is ``sizes[i]`` initialised with ``seed`` and trained on the prompt
     stream of ``seed`` (the same data for every size: sizes are compared on equal terms).
     The models are independent and train side by side on ``workers`` cores
-    (:func:`iclbook.parallel.run_jobs`, default one per core; the same weights for any
+    (:func:`iclbook.core.parallel.run_jobs`, default one per core; the same weights for any
     number of workers).  Returns the models (in ``eval`` mode) and the wall time in seconds.
     """
-    from .parallel import run_jobs
+    from ..core.parallel import run_jobs
 
     if not sizes or not seeds:
         raise ValueError("sizes and seeds must each hold at least one entry")

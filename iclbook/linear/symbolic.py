@@ -2,7 +2,7 @@
 
 Every function derives one step of the route in chapter 4 and returns SymPy objects, so that
 the chapter can display them and the tests can compare them with the NumPy closed forms of
-:mod:`iclbook.linear_theory`.
+:mod:`iclbook.linear.theory`.
 
 * :func:`gaussian_moment` -- ``E[x_a x_b ...]`` for ``x ~ N(0, cov)`` by differentiating the
   moment generating function ``exp(t^T cov t / 2)`` at ``t = 0``.
@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 import sympy as sp
 
-from .validation import check_covariance, check_int_range, check_positive_int
+from ..core.validation import check_covariance, check_int_range, check_positive_int
 
 __all__ = [
     "N_SYM",

@@ -28,7 +28,7 @@ predicted class.  Since only the query token is read, the last block computes it
 at the query token alone (the same numbers, less work).
 
 * :class:`SoftmaxICLTransformer` -- the model (deterministic given ``seed``).
-* :func:`train_in_context` -- trains it with :func:`iclbook.training.train_family`
+* :func:`train_in_context` -- trains it with :func:`iclbook.core.engine.train_family`
   (Adam, cosine schedule, squared loss on fresh prompts each step).
 """
 
@@ -40,8 +40,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .training import TrainingHistory, train_family
-from .validation import check_nonnegative, check_positive_int
+from ..core.engine import TrainingHistory, train_family
+from ..core.validation import check_nonnegative, check_positive_int
 
 __all__ = ["SoftmaxICLTransformer", "train_in_context", "torch_threads", "PromptBatch"]
 
@@ -197,7 +197,7 @@ def train_in_context(
     """Pretrain ``model`` on fresh prompts: squared loss ``(f(x, y, x_q) - y_q)^2``.
 
     ``sample_batch(generator)`` returns ``((x, y, x_q), y_q)`` with the shapes of
-    :class:`SoftmaxICLTransformer`.  This is :func:`iclbook.training.train_family` (chapter 5:
+    :class:`SoftmaxICLTransformer`.  This is :func:`iclbook.core.engine.train_family` (chapter 5:
     Adam, linear warm-up then cosine decay, a fresh batch every step) applied to a single
     model, i.e. a family of shape ``()``; it returns its :class:`TrainingHistory`
     (``losses`` has one scalar per logged step).  ``model`` is left in ``eval`` mode.

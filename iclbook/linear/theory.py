@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .validation import (
+from ..core.validation import (
     check_covariance,
     check_int_range,
     check_nonnegative,

@@ -1,6 +1,6 @@
 """Progress bars that leave no trace: one line while a loop runs, nothing after it.
 
-Training loops (:func:`iclbook.training.train_family`, :func:`iclbook.parallel.run_jobs`) and
+Training loops (:func:`iclbook.core.engine.train_family`, :func:`iclbook.core.parallel.run_jobs`) and
 the language-model scorer show a ``tqdm`` bar while they run.  Where the bar goes depends on
 who is watching:
 
@@ -13,7 +13,7 @@ who is watching:
 * **In a terminal** (scripts, ``python -m iclbook.llm``) it is the ordinary ``tqdm`` bar on
   ``stderr``, erased when the loop ends (``leave=False``).
 
-Bars are off when ``ICLBOOK_PROGRESS=0`` (:func:`iclbook.reproducibility.progress_enabled`):
+Bars are off when ``ICLBOOK_PROGRESS=0`` (:func:`iclbook.core.reproducibility.progress_enabled`):
 the book build and the tests set it, so stored outputs and what nbval compares never hold a
 bar.
 """
@@ -109,7 +109,7 @@ def progress_bar(total: int, desc: str, *, notebook: bool | None = None) -> tqdm
     ``notebook=None`` picks the :class:`NotebookBar` inside a Jupyter kernel
     (:func:`in_kernel`) and a ``tqdm`` bar on ``stderr`` (erased when closed) elsewhere.
     Callers decide whether to show a bar at all with
-    :func:`iclbook.reproducibility.progress_enabled`.
+    :func:`iclbook.core.reproducibility.progress_enabled`.
     """
     total = check_int_range("total", total, 0, 2**62)
     if not isinstance(desc, str):

@@ -11,7 +11,7 @@ without any kernel.
 
 Usage in a chapter (the cell ends with the call, which returns the widget)::
 
-    from iclbook.widgets import Param, explorer
+    from iclbook.core.widgets import Param, explorer
     explorer(draw, [Param("sigma", "label noise σ", [0, 1, 2, 4], high=6),
                     Param("N", "context length N", [5, 10, 20, 40], low=1, high=100)],
              title="Risk against model size")

@@ -29,13 +29,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .parity_theory import (
+from .theory import (
     check_hidden_dim,
     check_importance,
     optimal_head_weights,
     pair_list,
 )
-from .validation import check_int_range, check_nonnegative, check_shape
+from ..core.validation import check_int_range, check_nonnegative, check_shape
 
 __all__ = [
     "symmetric_traceless",

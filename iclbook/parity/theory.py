@@ -38,7 +38,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .validation import (
+from ..core.validation import (
     check_int_range,
     check_nonnegative,
     check_positive_int,

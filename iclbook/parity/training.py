@@ -1,8 +1,8 @@
 """Train and evaluate two-layer m-head parity models (Setting 2, chapters 7-9).
 
 :func:`train_parity_family` trains every head count ``m`` for every seed as one batched program
-(:func:`iclbook.training.train_family`), then compares each trained model with Theorem P1
-through its *exact* population loss ``L(A)`` (:func:`iclbook.parity_theory.kernel_loss`)
+(:func:`iclbook.core.engine.train_family`), then compares each trained model with Theorem P1
+through its *exact* population loss ``L(A)`` (:func:`iclbook.parity.theory.kernel_loss`)
 and its identifiable matrix ``A`` -- the separate ``W_j, a_j`` are not identifiable.
 :func:`evaluate_parity_family` measures loss and sign accuracy of a trained family on
 (noisy) held-out prompts; :func:`monte_carlo_parity` estimates the same for a fixed ``A``
@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .monte_carlo import MonteCarloEstimate, mean_with_stderr
-from .parity_data import ParityPrompts, embed_parity_prompts, sample_parity_prompts
-from .parity_models import ParityAttentionFamily, kernel_matrix, kernel_predict
-from .parity_theory import (
+from ..linear.monte_carlo import MonteCarloEstimate, mean_with_stderr
+from .data import ParityPrompts, embed_parity_prompts, sample_parity_prompts
+from .models import ParityAttentionFamily, kernel_matrix, kernel_predict
+from .theory import (
     check_importance,
     kernel_loss,
     matched_noise_loss,
@@ -34,8 +34,8 @@ from .parity_theory import (
     optimal_kernel,
     optimal_loss,
 )
-from .training import TrainingHistory, as_device, train_family
-from .validation import (
+from ..core.engine import TrainingHistory, as_device, train_family
+from ..core.validation import (
     check_int_range,
     check_nonnegative,
     check_positive_int,
@@ -59,7 +59,7 @@ __all__ = [
 def sign_correct(y_hat: torch.Tensor, y: torch.Tensor, tol: float = 1e-6) -> torch.Tensor:
     """1 where ``sign(y_hat) = y``, 0 where it differs, 1/2 for a tie ``|y_hat| <= tol``.
 
-    The tie rule (a fair coin) is the one :func:`iclbook.parity_theory.sign_accuracy` uses.
+    The tie rule (a fair coin) is the one :func:`iclbook.parity.theory.sign_accuracy` uses.
     """
     right = (torch.sign(y_hat) == y).to(torch.float64)
     return torch.where(y_hat.abs() <= tol, torch.full_like(right, 0.5), right)
@@ -229,7 +229,7 @@ class ParityFamilyResult:
     and its ``heldout_stderr``, ``A`` ((D, D) each).  ``optimal_loss[k] = L*_{m_k}`` and
     ``A_star[k]`` are Theorem P1's closed forms -- or, when the family was pretrained on noisy
     contexts (``train_eta``, ``train_rho``), the matched-noise optimum
-    (:func:`iclbook.parity_theory.noisy_pretrained_kernel`), with ``population_loss``
+    (:func:`iclbook.parity.theory.noisy_pretrained_kernel`), with ``population_loss``
     the exact loss at the training noise.
     """
 
@@ -312,14 +312,14 @@ def train_parity_family(
     ``p`` is the task importance (``K`` tasks, ``d = 2K``), ``N`` the context length,
     ``dictionary`` the unknown orthonormal ``G``.  Every step draws ``batch`` fresh clean
     prompts per seed (models of one seed share them); Adam with cosine decay
-    (:func:`iclbook.training.train_family`).  Returns the family with its learned ``A``,
+    (:func:`iclbook.core.engine.train_family`).  Returns the family with its learned ``A``,
     exact loss ``L(A)`` and held-out loss on ``n_heldout`` prompts per seed.
     With ``target_gap`` (e.g. ``0.01``) training stops once every model's exact loss
     ``L(A)`` is within that relative gap of ``L*_m`` (checked every ``check_every`` steps).
     ``device`` (e.g. ``"cuda"``) trains there; prompts are drawn on the CPU, and the
     returned model is back on the CPU.
     ``eta``, ``rho`` (default 0): pretrain on *noisy* contexts (label flips, hidden-bit flips);
-    then the reference optimum is :func:`iclbook.parity_theory.noisy_pretrained_kernel` and
+    then the reference optimum is :func:`iclbook.parity.theory.noisy_pretrained_kernel` and
     every loss in the result (exact and held-out) is taken at that same noise (chapter 8).
     """
     pv = check_importance("p", p)
@@ -433,7 +433,7 @@ def _softmax_parity_job(pv: np.ndarray, N: int, h: int, w: int, seed: int, n_lay
     """Train one softmax transformer ``(h heads, width w, seed)`` and evaluate it under every
     ``noise`` condition; returns ``(n_parameters, history, stats)``, ``stats`` of shape
     ``(4, n_noise)``: loss, its SE, accuracy, its SE.  A job of :func:`run_jobs`."""
-    from .softmax_transformer import SoftmaxICLTransformer, train_in_context
+    from ..softmax.transformer import SoftmaxICLTransformer, train_in_context
 
     model = SoftmaxICLTransformer(2 * pv.size, n_layers=n_layers, n_heads=h, width=w,
                                   seed=seed)
@@ -473,16 +473,16 @@ def train_softmax_parity(
 ) -> SoftmaxParityResult:
     """Train standard two-layer softmax transformers on the parity data (chapter 9).
 
-    One :class:`iclbook.softmax_transformer.SoftmaxICLTransformer` per ``(n_heads, width)`` in
+    One :class:`iclbook.softmax.transformer.SoftmaxICLTransformer` per ``(n_heads, width)`` in
     ``configs`` and seed, trained on clean prompts with
-    :func:`iclbook.softmax_transformer.train_in_context`; then evaluated on ``n_eval``
+    :func:`iclbook.softmax.transformer.train_in_context`; then evaluated on ``n_eval``
     held-out prompts for every ``(eta, rho)`` in ``noise`` (the same prompts for every model
     and, apart from the flips, for every condition).  No closed form is claimed.
     The models are independent: they train side by side on ``workers`` cores
-    (:func:`iclbook.parallel.run_jobs`; default one per core), with the same results for
+    (:func:`iclbook.core.parallel.run_jobs`; default one per core), with the same results for
     any number of workers.  ``seconds`` is the wall time of the whole call.
     """
-    from .parallel import run_jobs
+    from ..core.parallel import run_jobs
 
     pv = check_importance("p", p)
     N = check_positive_int("N", N)

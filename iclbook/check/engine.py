@@ -12,8 +12,8 @@ How answers are compared:
 
 * **Functions** are called on fixed, seeded random inputs (so a chapter's output is the same
   on every run), including edge cases (``r = 1``, ``r = d``, ``N = 1``, large ``N``, noise on
-  or off), and compared with the reference function of :mod:`iclbook.linear_theory`,
-  :mod:`iclbook.lsa`, :mod:`iclbook.noise_theory` or :mod:`iclbook.parity_theory`.
+  or off), and compared with the reference function of :mod:`iclbook.linear.theory`,
+  :mod:`iclbook.linear.lsa`, :mod:`iclbook.linear.noise` or :mod:`iclbook.parity.theory`.
 * **Expressions** are compared numerically at random points against the same reference
   functions, then symbolically (``sympy.simplify(answer - reference) == 0``) against a
   reference expression; the unit tests check each reference expression against the NumPy
@@ -54,11 +54,11 @@ import numpy as np
 import sympy as sp
 import torch
 
-from . import linear_theory as lt
-from . import lsa
-from . import noise_theory as nt
-from . import parity_theory as pt
-from .validation import check_positive_int
+from ..linear import theory as lt
+from ..linear import lsa
+from ..linear import noise as nt
+from ..parity import theory as pt
+from ..core.validation import check_positive_int
 
 __all__ = [
     "CheckResult",
@@ -413,7 +413,7 @@ def noise_threshold(answer: object) -> CheckResult:
     """Chapter 2: the σ² below which feature ``r`` lowers the label-noise risk.
 
     ``answer``: a SymPy expression in ``lam`` (= λ_r), ``N`` and ``T`` (= tr Λ).  Reference:
-    :func:`iclbook.noise_theory.critical_label_noise` squared (Theorem B, chapter 6).
+    :func:`iclbook.linear.noise.critical_label_noise` squared (Theorem B, chapter 6).
     """
     return _check_expression(answer, _THRESHOLD, seed=201)
 
@@ -422,7 +422,7 @@ def curvature_expression(answer: object) -> CheckResult:
     """Chapter 4: the curvature ``g_i`` of one eigen-direction (Theorem A).
 
     ``answer``: a SymPy expression in ``lam``, ``N`` and ``T``.  Reference:
-    :func:`iclbook.linear_theory.feature_gains` (which returns the curvatures ``g_i``).
+    :func:`iclbook.linear.theory.feature_gains` (which returns the curvatures ``g_i``).
     """
     return _check_expression(answer, _CURVATURE, seed=401)
 
@@ -431,7 +431,7 @@ def gain_expression(answer: object) -> CheckResult:
     """Old name of :func:`curvature_expression` (chapter 4): the curvature ``g_i``.
 
     ``answer``: a SymPy expression in ``lam``, ``N`` and ``T``.  Reference:
-    :func:`iclbook.linear_theory.feature_gains`.
+    :func:`iclbook.linear.theory.feature_gains`.
     """
     return _check_expression(answer, _GAIN, seed=401)
 
@@ -440,7 +440,7 @@ def direction_weight_expression(answer: object) -> CheckResult:
     """Chapter 4: the optimal weight ``b*`` of one kept eigen-direction (Theorem A).
 
     ``answer``: a SymPy expression in ``lam``, ``N`` and ``T``.  Reference: the diagonal of
-    :func:`iclbook.linear_theory.optimal_matrix`.
+    :func:`iclbook.linear.theory.optimal_matrix`.
     """
     return _check_expression(answer, _WEIGHT, seed=402)
 
@@ -449,7 +449,7 @@ def head_curvature_expression(answer: object) -> CheckResult:
     """Chapter 7: ``γ_τ``, the curvature of one task pair's loss (Theorem P1).
 
     ``answer``: a SymPy expression in ``p`` and ``N``.  Reference:
-    :func:`iclbook.parity_theory.head_curvatures`.
+    :func:`iclbook.parity.theory.head_curvatures`.
     """
     return _check_expression(answer, _HEAD_CURVATURE, seed=701)
 
@@ -458,7 +458,7 @@ def head_gain_expression(answer: object) -> CheckResult:
     """Old name of :func:`head_curvature_expression` (chapter 7): the curvature ``γ_τ``.
 
     ``answer``: a SymPy expression in ``p`` and ``N``.  Reference:
-    :func:`iclbook.parity_theory.head_curvatures`.
+    :func:`iclbook.parity.theory.head_curvatures`.
     """
     return _check_expression(answer, _HEAD_GAIN, seed=701)
 
@@ -467,7 +467,7 @@ def head_weight_expression(answer: object) -> CheckResult:
     """Chapter 7: the optimal head weight ``a*_τ`` (Theorem P1).
 
     ``answer``: a SymPy expression in ``p`` and ``N``.  Reference:
-    :func:`iclbook.parity_theory.optimal_head_weights`.
+    :func:`iclbook.parity.theory.optimal_head_weights`.
     """
     return _check_expression(answer, _HEAD_WEIGHT, seed=702)
 
@@ -476,7 +476,7 @@ def noise_factor_expression(answer: object) -> CheckResult:
     """Chapter 8: the attenuation ``κ`` of the context signal by flips (Theorem P2).
 
     ``answer``: a SymPy expression in ``eta`` and ``rho``.  Reference:
-    :func:`iclbook.parity_theory.noise_factor`.
+    :func:`iclbook.parity.theory.noise_factor`.
     """
     return _check_expression(answer, _KAPPA, seed=801)
 
@@ -736,7 +736,7 @@ def feature_curvatures(answer: object) -> CheckResult:
 def feature_gains(answer: object) -> CheckResult:
     """Chapter 4: ``answer(spectrum, N)`` returns the curvatures ``g_i`` of every eigen-direction.
 
-    Reference: :func:`iclbook.linear_theory.feature_gains` (Theorem A).
+    Reference: :func:`iclbook.linear.theory.feature_gains` (Theorem A).
     """
     return _check_function(
         answer, "feature_gains", lt.feature_gains, _linear_cases(411, with_r=False),
@@ -748,7 +748,7 @@ def feature_gains(answer: object) -> CheckResult:
 def optimal_loss(answer: object) -> CheckResult:
     """Chapter 4: ``answer(spectrum, N, r)`` returns Theorem A's optimal loss ``L*_r``.
 
-    Reference: :func:`iclbook.linear_theory.optimal_loss`.
+    Reference: :func:`iclbook.linear.theory.optimal_loss`.
     """
     def gains_only(s: np.ndarray, N: int, r: int) -> float:
         return lt.optimal_loss_curve(s, N)[0] - lt.optimal_loss(s, N, r)
@@ -768,7 +768,7 @@ def optimal_loss(answer: object) -> CheckResult:
 def optimal_matrix(answer: object) -> CheckResult:
     """Chapter 4: ``answer(spectrum, N, r, basis)`` returns Theorem A's ``d x d`` optimum.
 
-    Reference: :func:`iclbook.linear_theory.optimal_matrix`.
+    Reference: :func:`iclbook.linear.theory.optimal_matrix`.
     """
     cases = []
     for c in _linear_cases(413, with_r=True):
@@ -793,7 +793,7 @@ def optimal_matrix(answer: object) -> CheckResult:
 def loss_of_matrix(answer: object) -> CheckResult:
     """Chapters 4 and 6: ``answer(B, covariance, N, sigma, sigma_x)``, the risk of any ``B``.
 
-    Reference: :func:`iclbook.linear_theory.loss_of_matrix`.
+    Reference: :func:`iclbook.linear.theory.loss_of_matrix`.
     """
     rng = np.random.default_rng(414)
     cases = []
@@ -824,7 +824,7 @@ def loss_of_matrix(answer: object) -> CheckResult:
 def noisy_risk(answer: object) -> CheckResult:
     """Chapter 6: ``answer(spectrum, N, r, sigma, sigma_x)`` returns Theorem B's risk.
 
-    Reference: :func:`iclbook.linear_theory.noisy_risk`.
+    Reference: :func:`iclbook.linear.theory.noisy_risk`.
     """
     return _check_function(
         answer, "noisy_risk", lt.noisy_risk, _linear_cases(415, with_r=True, noise=True),
@@ -842,7 +842,7 @@ def noisy_risk(answer: object) -> CheckResult:
 def best_rank(answer: object) -> CheckResult:
     """Chapter 6: ``answer(spectrum, N, sigma, sigma_x)`` returns the best model size ``r*``.
 
-    Reference: :func:`iclbook.linear_theory.best_rank` (sizes start at ``r = 1``).
+    Reference: :func:`iclbook.linear.theory.best_rank` (sizes start at ``r = 1``).
     """
     cases = []
     for c in _linear_cases(416, with_r=False, noise=True):
@@ -865,7 +865,7 @@ def best_rank(answer: object) -> CheckResult:
 def critical_label_noise(answer: object) -> CheckResult:
     """Chapter 6: ``answer(spectrum, N, r, sigma_x)``, the σ above which feature r hurts.
 
-    Reference: :func:`iclbook.noise_theory.critical_label_noise`.
+    Reference: :func:`iclbook.linear.noise.critical_label_noise`.
     """
     cases = []
     for c in _linear_cases(417, with_r=True):
@@ -892,7 +892,7 @@ def reduced_predict(answer: object) -> CheckResult:
     """Chapter 3: ``answer(h, x_query, B)`` returns ``x_qᵀ B h`` (batched, torch tensors).
 
     ``h`` and ``x_query`` have shape ``(..., d)``, ``B`` shape ``(d, d)``; the result has the
-    leading shape.  Reference: :func:`iclbook.lsa.reduced_predict`.
+    leading shape.  Reference: :func:`iclbook.linear.lsa.reduced_predict`.
     """
     cases = []
     for h, x, B in _torch_cases(301)[:2]:
@@ -912,7 +912,7 @@ def preconditioned_gd_step(answer: object) -> CheckResult:
     """Chapter 3: ``answer(x, y, P)`` returns ``w_1 = -P ∇L(0) = P h`` (one GD step from 0).
 
     ``x`` has shape ``(..., N, d)``, ``y`` shape ``(..., N)``, ``P`` shape ``(d, d)``; the
-    result has shape ``(..., d)``.  Reference: :func:`iclbook.lsa.preconditioned_gd_step`.
+    result has shape ``(..., d)``.  Reference: :func:`iclbook.linear.lsa.preconditioned_gd_step`.
     """
     g = torch.Generator().manual_seed(302)
     cases = []
@@ -938,7 +938,7 @@ def preconditioned_gd_step(answer: object) -> CheckResult:
 def effective_matrix(answer: object) -> CheckResult:
     """Chapter 3: ``answer(W_pv, W_kq)`` returns ``M_eff`` (``d x d``) of two ``(d+1)``-matrices.
 
-    Reference: :func:`iclbook.lsa.effective_matrix`.
+    Reference: :func:`iclbook.linear.lsa.effective_matrix`.
     """
     g = torch.Generator().manual_seed(303)
     cases = []
@@ -969,7 +969,7 @@ def best_step_size(answer: object) -> CheckResult:
     """Chapter 3: ``answer(spectrum, N)`` returns the best plain step size ``η*`` (``P = ηI``).
 
     Reference: the minimiser of ``η -> loss_of_matrix(η I, Λ, N)``
-    (:func:`iclbook.linear_theory.loss_of_matrix`), a parabola in ``η``.
+    (:func:`iclbook.linear.theory.loss_of_matrix`), a parabola in ``η``.
     """
     def no_gamma(s: np.ndarray, N: int) -> float:
         s = np.asarray(s, dtype=float)
@@ -1019,7 +1019,7 @@ def _parity_cases(seed: int, with_m: bool, flips: bool = False) -> list[_Case]:
 def head_curvatures(answer: object) -> CheckResult:
     """Chapter 7: ``answer(p, N)`` returns the curvature ``γ_τ`` of every task (Theorem P1).
 
-    Reference: :func:`iclbook.parity_theory.head_curvatures`.
+    Reference: :func:`iclbook.parity.theory.head_curvatures`.
     """
     return _check_function(answer, "head_curvatures", pt.head_curvatures,
                            _parity_cases(711, with_m=False), "function head_curvatures(p, N)")
@@ -1028,7 +1028,7 @@ def head_curvatures(answer: object) -> CheckResult:
 def head_gains(answer: object) -> CheckResult:
     """Old name of :func:`head_curvatures` (chapter 7): ``answer(p, N)`` returns ``γ_τ``.
 
-    Reference: :func:`iclbook.parity_theory.head_curvatures`.
+    Reference: :func:`iclbook.parity.theory.head_curvatures`.
     """
     return _check_function(answer, "head_gains", pt.head_gains,
                            _parity_cases(711, with_m=False), "function head_gains(p, N)")
@@ -1037,7 +1037,7 @@ def head_gains(answer: object) -> CheckResult:
 def optimal_head_weights(answer: object) -> CheckResult:
     """Chapter 7: ``answer(p, N)`` returns ``a*_τ`` for every task (Theorem P1).
 
-    Reference: :func:`iclbook.parity_theory.optimal_head_weights`.
+    Reference: :func:`iclbook.parity.theory.optimal_head_weights`.
     """
     return _check_function(
         answer, "optimal_head_weights", pt.optimal_head_weights,
@@ -1049,7 +1049,7 @@ def optimal_head_weights(answer: object) -> CheckResult:
 def parity_optimal_loss(answer: object) -> CheckResult:
     """Chapter 7: ``answer(p, N, m)`` returns ``L*_m`` of the optimal ``m``-head model.
 
-    Reference: :func:`iclbook.parity_theory.optimal_loss` (Theorem P1).
+    Reference: :func:`iclbook.parity.theory.optimal_loss` (Theorem P1).
     """
     def off(k: int) -> Callable[[np.ndarray, int, int], float]:
         return lambda p, N, m: float(pt.optimal_loss_curve(p, N)[m + k])
@@ -1068,7 +1068,7 @@ def parity_optimal_loss(answer: object) -> CheckResult:
 def noise_factor(answer: object) -> CheckResult:
     """Chapter 8: ``answer(eta, rho)`` returns ``κ`` (Theorem P2).
 
-    Reference: :func:`iclbook.parity_theory.noise_factor`.
+    Reference: :func:`iclbook.parity.theory.noise_factor`.
     """
     cases = [_Case((eta, rho), f"eta = {eta}, rho = {rho}",
                    frozenset(({"flips"} if eta or rho else set()) | ({"rho"} if rho else set())))
@@ -1083,7 +1083,7 @@ def noise_factor(answer: object) -> CheckResult:
 def parity_noisy_loss(answer: object) -> CheckResult:
     """Chapter 8: ``answer(p, N, m, eta, rho)`` returns Theorem P2's loss under flips.
 
-    Reference: :func:`iclbook.parity_theory.noisy_loss`.
+    Reference: :func:`iclbook.parity.theory.noisy_loss`.
     """
     return _check_function(
         answer, "parity_noisy_loss", pt.noisy_loss, _parity_cases(811, with_m=True, flips=True),
@@ -1093,7 +1093,7 @@ def parity_noisy_loss(answer: object) -> CheckResult:
 def best_head_count(answer: object) -> CheckResult:
     """Chapters 8-9: ``answer(p, N, eta, rho)`` returns the loss-minimising head count ``m``.
 
-    Reference: :func:`iclbook.parity_theory.best_head_count` (counts start at ``m = 1``).
+    Reference: :func:`iclbook.parity.theory.best_head_count` (counts start at ``m = 1``).
     """
     cases = [_Case((c.args[0], c.args[1], c.args[3], c.args[4]), c.label.replace(
         f", m = {c.args[2]}", ""), c.tags - {"m=K"})

@@ -1,8 +1,8 @@
 """Train and evaluate a family of rank-r linear-attention models on Setting 1 (chapter 5).
 
 :func:`train_linear_family` trains every rank ``r`` in ``ranks`` for every seed as one batched
-program (:mod:`iclbook.training`), then compares each trained model with Theorem A through
-its held-out loss and its identifiable matrix ``M_eff`` (:func:`iclbook.lsa.effective_matrix`).
+program (:mod:`iclbook.core.engine`), then compares each trained model with Theorem A through
+its held-out loss and its identifiable matrix ``M_eff`` (:func:`iclbook.linear.lsa.effective_matrix`).
 Model ``(seed, r)`` draws its initial weights and its training prompts from streams that
 depend only on ``(seed, r)`` and ``seed``, so it is trained exactly as it would be alone.
 
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .linear_data import embed_prompts, sample_linear_prompts
-from .linear_models import LinearAttentionFamily
-from .linear_theory import _check_basis, feature_gains, optimal_loss, optimal_matrix
+from .data import embed_prompts, sample_linear_prompts
+from .models import LinearAttentionFamily
+from .theory import _check_basis, feature_gains, optimal_loss, optimal_matrix
 from .lsa import reduced_predict
-from .training import TrainingHistory, as_device, train_family
-from .validation import (
+from ..core.engine import TrainingHistory, as_device, train_family
+from ..core.validation import (
     check_int_range,
     check_nonnegative,
     check_positive_int,
@@ -233,14 +233,14 @@ def train_linear_family(
     """Train rank-``r`` linear attention for every ``r`` in ``ranks`` and every seed (chapter 5).
 
     The inputs have covariance ``U diag(spectrum) U^T`` (``U = basis``, default identity).
-    Model ``(seed, r)`` starts from weights seeded by :func:`iclbook.linear_models.model_seed`
+    Model ``(seed, r)`` starts from weights seeded by :func:`iclbook.linear.models.model_seed`
     (``init``, ``init_scale``: see :class:`LinearAttentionFamily`); every step draws ``batch``
     fresh prompts per seed from the stream :func:`data_seed` ``(seed)``, shared by the models of
     that seed.  ``train_sigma`` / ``train_sigma_x`` put label / input noise of that standard
     deviation into the *training* contexts (the query stays clean; chapter 6, matched noise);
     the held-out evaluation and the reference fields (``M_star``, ``optimal_loss``) stay those
     of clean contexts and Theorem A.  Adam with learning rate ``lr`` and cosine decay to
-    ``lr_floor * lr`` (:func:`iclbook.training.train_family`); the history logs the mean
+    ``lr_floor * lr`` (:func:`iclbook.core.engine.train_family`); the history logs the mean
     training loss of every ``log_every`` steps.
     With ``target_gap`` (e.g. ``0.01``) training stops once every model's loss is within that
     relative gap of Theorem A's optimum on 20 000 check prompts (paired comparison).

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 import torch
 
 from .reproducibility import progress_enabled
-from .softmax_transformer import torch_threads
-from .training import _progress
+from ..softmax.transformer import torch_threads
+from .engine import _progress
 from .validation import check_positive_int
 
 __all__ = ["available_cores", "default_workers", "run_jobs"]
@@ -79,7 +79,7 @@ def run_jobs(fn: Callable[..., T], jobs: Sequence[tuple], *, workers: int | None
     model.  ``workers=None`` uses :func:`default_workers`; ``workers=1`` runs the jobs one
     after another in this process.  Each job runs with one PyTorch thread in either case,
     so the results are the same for every ``workers``.  ``progress`` shows a bar over the
-    finished jobs (default: :func:`iclbook.reproducibility.progress_enabled`).
+    finished jobs (default: :func:`iclbook.core.reproducibility.progress_enabled`).
     """
     jobs = [tuple(job) for job in jobs]
     if not jobs:

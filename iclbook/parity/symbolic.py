@@ -2,7 +2,7 @@
 
 Each function derives one step of Theorems P1 and P2 by exact enumeration or symbolic
 algebra, so that a chapter can display it and a test can compare it with the NumPy closed
-forms of :mod:`iclbook.parity_theory`.
+forms of :mod:`iclbook.parity.theory`.
 
 * :func:`pair_feature_gram` -- ``E[chi chi^T] = I`` by enumerating all ``2^d`` bit patterns.
 * :func:`label_correlation` -- ``E[y chi] = e_tau``, clean or with flips (``kappa e_tau``).
@@ -20,8 +20,8 @@ import itertools
 
 import sympy as sp
 
-from .parity_theory import check_hidden_dim, pair_list, task_pair_indices
-from .validation import check_int_range
+from .theory import check_hidden_dim, pair_list, task_pair_indices
+from ..core.validation import check_int_range
 
 __all__ = [
     "N_SYM",
