@@ -78,12 +78,12 @@ except ImportError:  # pragma: no cover - set-up message
     raise SystemExit("install the book's package first: pip install -e . (see README)") from None
 
 from iclbook.linear.data import embed_prompts, sample_linear_prompts  # noqa: E402
+from iclbook.linear.lsa import effective_matrix, lsa_forward, lsa_predict, reduced_predict  # noqa: E402
 from iclbook.linear.theory import (
     loss_of_matrix,
     optimal_loss,
     spectral_covariance,
 )
-from iclbook.linear.lsa import effective_matrix, lsa_forward, lsa_predict, reduced_predict  # noqa: E402
 
 TARGET = 0.01                 #: every model within 1% of its optimum
 REF_LR = 1e-3                 #: reference learning rate (constant)

@@ -4,8 +4,9 @@ Idempotent: running it twice changes nothing the second time.  It rewrites
 
 - chapter and assignment notebooks (``book/*.ipynb``, ``assignments/**/*.ipynb``): imports and
   names in code cells, dotted ``iclbook.*`` paths in Markdown cells (prose and
-  ``{func}``/``{mod}`` roles); outputs and metadata are untouched, and the JSON is written back as nbformat writes it (indent 1, ``ensure_ascii=False``,
-  trailing newline), so ``git diff`` shows only source lines;
+  ``{func}``/``{mod}`` roles); outputs and metadata are untouched, and the JSON is written
+  back as nbformat writes it (indent 1, ``ensure_ascii=False``, trailing newline), so
+  ``git diff`` shows only source lines;
 - Python and Markdown files given on the command line (or, with ``--all``, every tracked-style
   ``*.py``/``*.md`` under ``iclbook/``, ``tests/``, ``scripts/``, ``benchmarks/``, ``book/``
   and the top-level docs);
@@ -24,6 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -108,7 +111,8 @@ def _rewrite_from(m: re.Match[str]) -> str:
     changed = False
     for name, alias in items:
         if mod == "iclbook" and f"iclbook.{name}" in MODULES:
-            # ``from iclbook import linear_theory as lt`` -> ``from iclbook.linear import theory as lt``
+            # ``from iclbook import linear_theory as lt``
+            # -> ``from iclbook.linear import theory as lt``
             full = MODULES[f"iclbook.{name}"]
             parent, _, leaf = full.rpartition(".")
             groups.setdefault(parent, []).append((leaf, alias or name))
@@ -211,6 +215,16 @@ def migrate_text(path: Path, write: bool) -> bool:
     return new != src
 
 
+def _sort_imports(paths: list[Path]) -> None:
+    """Re-sort the rewritten imports with ruff (isort rules; it keeps notebook JSON as is)."""
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        print("ruff not found: imports left unsorted (run `ruff check --fix --select I`)")
+        return
+    subprocess.run([ruff, "check", "--fix", "--select", "I", "--quiet",
+                    *map(str, paths)], cwd=ROOT, check=False)
+
+
 def _package_version() -> str:
     text = (ROOT / "iclbook" / "__init__.py").read_text(encoding="utf-8")
     return "v" + re.search(r'__version__ = "([^"]+)"', text).group(1)
@@ -238,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         (notebooks if f.suffix == ".ipynb" else texts).append(f.resolve())
     changed = [p for p in notebooks if migrate_notebook(p, tag, write)]
     changed += [p for p in texts if migrate_text(p, write)]
+    if write and changed:
+        _sort_imports([p for p in changed if p.suffix in (".py", ".ipynb")])
     for p in changed:
         print(("stale: " if args.check else "rewrote: ") + str(p.relative_to(ROOT)))
     return 1 if (args.check and changed) else 0

@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 import torch
 
+from iclbook.core.engine import cosine_lr, train_family
 from iclbook.linear.data import embed_prompts, sample_linear_prompts
+from iclbook.linear.lsa import lsa_forward
 from iclbook.linear.models import LinearAttentionFamily
 from iclbook.linear.training import data_seed, train_linear_family
-from iclbook.linear.lsa import lsa_forward
 from iclbook.parity.data import embed_parity_prompts, sample_parity_prompts
 from iclbook.parity.models import ParityAttentionFamily, symmetric_traceless, two_layer_forward
 from iclbook.parity.theory import kernel_loss, optimal_loss
 from iclbook.parity.training import train_parity_family
-from iclbook.core.engine import cosine_lr, train_family
 
 SPECTRUM = np.array([1.0, 0.5, 0.25, 0.125])      # gapped, d = 4
 N = 16

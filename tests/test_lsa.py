@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from iclbook.linear.data import embed_prompts, sample_linear_prompts
-from iclbook.linear.theory import optimal_matrix, random_orthogonal
 from iclbook.linear.lsa import (
     effective_matrix,
     lsa_forward,
@@ -14,6 +13,7 @@ from iclbook.linear.lsa import (
     preconditioned_gd_step,
     reduced_predict,
 )
+from iclbook.linear.theory import optimal_matrix, random_orthogonal
 
 LAM = [2.0, 1.0, 0.5]
 D, N = 3, 6

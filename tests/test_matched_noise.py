@@ -12,6 +12,12 @@
 import numpy as np
 import pytest
 
+from iclbook.linear.monte_carlo import monte_carlo_linear_risk
+from iclbook.linear.noise import (
+    matched_optimal_loss,
+    matched_optimal_matrix,
+    noisy_curvatures,
+)
 from iclbook.linear.theory import (
     loss_of_matrix,
     loss_weighted_error,
@@ -19,12 +25,6 @@ from iclbook.linear.theory import (
     optimal_matrix,
     random_orthogonal,
     spectral_covariance,
-)
-from iclbook.linear.monte_carlo import monte_carlo_linear_risk
-from iclbook.linear.noise import (
-    matched_optimal_loss,
-    matched_optimal_matrix,
-    noisy_curvatures,
 )
 
 LAM = np.array([4.0, 2.0, 1.0, 0.5, 0.25])

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from iclbook.linear.monte_carlo import MonteCarloEstimate, mean_with_stderr, monte_carlo_linear_risk
 from iclbook.linear.theory import (
     feature_gains,
     loss_of_matrix,
@@ -18,7 +19,6 @@ from iclbook.linear.theory import (
     random_orthogonal,
     spectral_covariance,
 )
-from iclbook.linear.monte_carlo import MonteCarloEstimate, mean_with_stderr, monte_carlo_linear_risk
 
 LAM = np.array([3.0, 1.5, 0.75, 0.3])
 D, N = 4, 4

@@ -12,13 +12,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from iclbook.linear.theory import (
-    best_rank,
-    noisy_risk,
-    noisy_risk_fixed_task,
-    optimal_matrix,
-    random_orthogonal,
-)
 from iclbook.linear.monte_carlo import monte_carlo_linear_risk
 from iclbook.linear.noise import (
     best_rank_map,
@@ -28,6 +21,13 @@ from iclbook.linear.noise import (
     fixed_task_increment,
     geometric_spectrum,
     noisy_risk_curve,
+)
+from iclbook.linear.theory import (
+    best_rank,
+    noisy_risk,
+    noisy_risk_fixed_task,
+    optimal_matrix,
+    random_orthogonal,
 )
 from iclbook.plots import noise as noise_plots
 

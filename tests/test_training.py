@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from iclbook.core.engine import TrainingHistory, cosine_lr, train_family
 from iclbook.linear.data import embed_prompts, sample_linear_prompts
 from iclbook.linear.models import LinearAttentionFamily
-from iclbook.core.engine import TrainingHistory, cosine_lr, train_family
 
 SPECTRUM = [2.0, 1.0]
 N = 8

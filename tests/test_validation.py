@@ -1,4 +1,4 @@
-"""Argument checks of :mod:`iclbook.core.validation`: accepted values pass through, bad ones raise."""
+"""Argument checks of :mod:`iclbook.core.validation`: good values pass through, bad ones raise."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""The book's widget builder (:mod:`iclbook.core.widgets`): live sliders and static JS-linked frames.
+"""The widget builder (:mod:`iclbook.core.widgets`): live sliders and static JS-linked frames.
 
 Static mode is what the web page shows: every frame must be there, every slider must be
 jslinked to every Stack of its level, and the frame shown for a slider position must be the

@@ -169,7 +169,8 @@ def train_family(
 
 
 def _progress(total: int, desc: str):  # pragma: no cover - display only
-    """A bar that leaves no empty output in a notebook (:func:`iclbook.core.progress.progress_bar`)."""
+    """A bar that leaves no empty output in a notebook
+    (:func:`iclbook.core.progress.progress_bar`)."""
     from .progress import progress_bar
 
     return progress_bar(total, desc)

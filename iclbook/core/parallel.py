@@ -22,9 +22,9 @@ from typing import Any, TypeVar
 
 import torch
 
-from .reproducibility import progress_enabled
 from ..softmax.transformer import torch_threads
 from .engine import _progress
+from .reproducibility import progress_enabled
 from .validation import check_positive_int
 
 __all__ = ["available_cores", "default_workers", "run_jobs"]

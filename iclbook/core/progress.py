@@ -1,6 +1,7 @@
 """Progress bars that leave no trace: one line while a loop runs, nothing after it.
 
-Training loops (:func:`iclbook.core.engine.train_family`, :func:`iclbook.core.parallel.run_jobs`) and
+Training loops (:func:`iclbook.core.engine.train_family`,
+:func:`iclbook.core.parallel.run_jobs`) and
 the language-model scorer show a ``tqdm`` bar while they run.  Where the bar goes depends on
 who is watching:
 

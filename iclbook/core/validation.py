@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+ArrayLike = Sequence[float] | np.ndarray
+
 __all__ = [
     "check_positive_int",
     "check_int_range",
@@ -19,6 +21,10 @@ __all__ = [
     "check_spectrum",
     "check_covariance",
     "check_shape",
+    "check_basis",
+    "check_flips",
+    "check_importance",
+    "check_hidden_dim",
 ]
 
 
@@ -105,3 +111,48 @@ def check_shape(name: str, value: np.ndarray, shape: tuple[int | None, ...]) -> 
         want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
     return arr
+
+
+def check_basis(name: str, value: np.ndarray | None, d: int) -> np.ndarray:
+    """Return an orthogonal ``d x d`` basis ``U`` (``U^T U = I``); ``None`` gives the identity."""
+    if value is None:
+        return np.eye(d)
+    u = check_shape(name, np.asarray(value, dtype=float), (d, d))
+    if not np.allclose(u.T @ u, np.eye(d), atol=1e-8):
+        raise ValueError(f"{name} must be an orthogonal {d} x {d} matrix (U^T U = I)")
+    return u
+
+
+def check_flips(eta: object, rho: object) -> tuple[float, float]:
+    """Setting 2's context noise: label flips ``eta`` in ``[0, 1]`` (above 1/2 the labels
+    mostly lie: ``kappa < 0``) and hidden-bit flips ``rho`` in ``[0, 1/2]``."""
+    return check_probability("eta", eta, high=1.0), check_probability("rho", rho, high=0.5)
+
+
+def check_importance(name: str, value: ArrayLike) -> np.ndarray:
+    """Return a task-importance profile ``p`` as a 1-D float array.
+
+    ``p`` must be a probability vector (entries ``>= 0``, sum 1 within ``1e-9``) sorted in
+    non-increasing order ``p_0 >= p_1 >= ...`` (task 0 is the most important); otherwise
+    ``ValueError`` names the argument and the rule broken.
+    """
+    p = np.asarray(value, dtype=float)
+    if p.ndim != 1 or p.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D probability vector, got shape "
+                         f"{p.shape}")
+    if not np.all(np.isfinite(p)) or np.any(p < 0):
+        raise ValueError(f"{name} must have finite entries >= 0, got {p.tolist()}")
+    if abs(p.sum() - 1.0) > 1e-9:
+        raise ValueError(f"{name} must sum to 1 (a probability vector), got sum {p.sum():.6g}")
+    if np.any(np.diff(p) > 0):
+        raise ValueError(f"{name} must be sorted in non-increasing order "
+                         f"(p_1 >= p_2 >= ...), got {p.tolist()}")
+    return p
+
+
+def check_hidden_dim(name: str, value: object) -> int:
+    """Return ``d`` if it is an even integer ``>= 2`` (``d = 2K`` hidden bits), else raise."""
+    d = check_positive_int(name, value)
+    if d < 2 or d % 2:
+        raise ValueError(f"{name} must be an even integer >= 2 (d = 2K hidden bits), got {d}")
+    return d

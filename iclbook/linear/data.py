@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .theory import spectral_covariance
 from ..core.validation import check_nonnegative, check_positive_int, check_shape, check_spectrum
+from .theory import spectral_covariance
 
 __all__ = ["LinearPrompts", "sample_linear_prompts", "embed_prompts"]
 

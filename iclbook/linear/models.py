@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .theory import feature_gains
+from ..core.validation import check_basis, check_int_range, check_nonnegative, check_positive_int
 from .lsa import effective_matrix
-from ..core.validation import check_int_range, check_nonnegative, check_positive_int
+from .theory import feature_gains
 
 __all__ = ["LinearAttentionFamily", "model_seed"]
 
@@ -117,9 +117,7 @@ class LinearAttentionFamily(nn.Module):
         g = feature_gains(lam, N)            # validates spectrum and N
         if lam.size != self.d:
             raise ValueError(f"spectrum must have d = {self.d} eigenvalues, got {lam.size}")
-        u = np.eye(self.d) if basis is None else np.asarray(basis, dtype=float)
-        if u.shape != (self.d, self.d) or not np.allclose(u.T @ u, np.eye(self.d), atol=1e-8):
-            raise ValueError(f"basis must be an orthogonal {self.d} x {self.d} matrix")
+        u = check_basis("basis", basis, self.d)
         dt = self.P.dtype
         with torch.no_grad():
             self.P.zero_()

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..core.validation import check_positive_int, check_shape
 from .data import sample_linear_prompts
 from .lsa import reduced_predict
-from ..core.validation import check_positive_int, check_shape
 
 __all__ = ["MonteCarloEstimate", "mean_with_stderr", "monte_carlo_linear_risk"]
 

@@ -29,8 +29,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .theory import _check_basis, feature_gains, noisy_risk, noisy_risk_fixed_task
 from ..core.validation import (
+    check_basis,
     check_int_range,
     check_nonnegative,
     check_positive_int,
@@ -38,6 +38,7 @@ from ..core.validation import (
     check_shape,
     check_spectrum,
 )
+from .theory import feature_gains, noisy_risk, noisy_risk_fixed_task
 
 __all__ = [
     "geometric_spectrum",
@@ -215,7 +216,7 @@ def matched_optimal_matrix(spectrum: ArrayLike, N: int, r: int, sigma: float = 0
     r = check_int_range("r", r, 1, lam.size)
     g = noisy_curvatures(lam, N, sigma, sigma_x)
     v = np.where(np.arange(lam.size) < r, 1.0 / g, 0.0)
-    u = _check_basis(basis, lam.size)
+    u = check_basis("basis", basis, lam.size)
     return (u * v) @ u.T
 
 

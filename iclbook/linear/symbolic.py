@@ -35,6 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 import sympy as sp
 
+from ..core import symbols
 from ..core.validation import check_covariance, check_int_range, check_positive_int
 
 __all__ = [
@@ -61,6 +62,9 @@ __all__ = [
     "completed_square_residual",
     "reduction_derivative",
     "feature_gain_exprs",
+    "curvature_expr",
+    "direction_weight_expr",
+    "noise_threshold_expr",
     "optimal_matrix_expr",
     "optimal_loss_expr",
     "loss_quadratic_form",
@@ -69,9 +73,9 @@ __all__ = [
 #: Context length ``N``, ``T = tr(Lambda)`` treated as an independent symbol, a generic
 #: eigenvalue ``lambda``, a generic ``g`` (the curvature ``g_i`` of chapter 1) and a generic
 #: scalar weight ``b``.
-N_SYM = sp.Symbol("N", positive=True, integer=True)
-T_SYM = sp.Symbol("T", positive=True)
-LAMBDA_SYM = sp.Symbol("lambda", positive=True)
+N_SYM = symbols.N
+T_SYM = symbols.T
+LAMBDA_SYM = symbols.LAMBDA
 G_SYM = sp.Symbol("g", positive=True)
 B_SYM = sp.Symbol("b", real=True)
 
@@ -132,6 +136,8 @@ def _check_N(N: object) -> sp.Expr:
         if not N.is_positive:
             raise ValueError(f"N must be an integer >= 1 or a positive symbol, got {N!r}")
         return N
+    if isinstance(N, sp.Integer):
+        N = int(N)
     return sp.Integer(check_positive_int("N", N))
 
 
@@ -371,7 +377,32 @@ def feature_gain_exprs(d: int, N: object = N_SYM) -> list[sp.Expr]:
     lam = eigenvalue_symbols(d)
     n = _check_N(N)
     T = sum(lam)
-    return [(n + 1) / n * li + T / n for li in lam]
+    return [curvature_expr(li, T, n) for li in lam]
+
+
+def curvature_expr(lam: object = LAMBDA_SYM, T: object = T_SYM, N: object = N_SYM) -> sp.Expr:
+    """The curvature ``g = (N+1)/N lambda + T/N`` of one eigen-direction (Theorem A, chapter 4).
+
+    ``lam`` is its eigenvalue and ``T = tr(Lambda)``; the optimal weight is ``1/g``
+    (:func:`direction_weight_expr`) and the feature's gain ``lambda^2/g``.
+    """
+    n = _check_N(N)
+    return (n + 1) / n * lam + T / n
+
+
+def direction_weight_expr(lam: object = LAMBDA_SYM, T: object = T_SYM,
+                          N: object = N_SYM) -> sp.Expr:
+    """The optimal weight ``b* = 1/g = N / ((N+1) lambda + T)`` of one eigen-direction
+    (chapter 4, the root of :func:`per_direction_quadratic`'s ``l'``)."""
+    return sp.simplify(1 / curvature_expr(lam, T, N))
+
+
+def noise_threshold_expr(lam: object = LAMBDA_SYM, T: object = T_SYM,
+                         N: object = N_SYM) -> sp.Expr:
+    """``N g = (N+1) lambda + T``: the label-noise variance ``sigma^2`` below which keeping
+    the feature of eigenvalue ``lambda`` lowers the noisy risk (chapters 2 and 6; the square
+    of :func:`iclbook.linear.noise.critical_label_noise`)."""
+    return sp.expand(_check_N(N) * curvature_expr(lam, T, N))
 
 
 def eigenbasis_loss_split(d: int) -> tuple[sp.Expr, sp.Expr]:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..core.validation import (
+    check_basis,
     check_covariance,
     check_int_range,
     check_nonnegative,
@@ -50,15 +51,6 @@ __all__ = [
 ArrayLike = Sequence[float] | np.ndarray
 
 
-def _check_basis(basis: np.ndarray | None, d: int) -> np.ndarray:
-    if basis is None:
-        return np.eye(d)
-    u = check_shape("basis", np.asarray(basis, dtype=float), (d, d))
-    if not np.allclose(u.T @ u, np.eye(d), atol=1e-8):
-        raise ValueError("basis must be an orthogonal d x d matrix (U^T U = I)")
-    return u
-
-
 def random_orthogonal(d: int, seed: int = 0) -> np.ndarray:
     """A Haar-random orthogonal ``d x d`` matrix (QR of a Gaussian matrix, signs fixed)."""
     d = check_positive_int("d", d)
@@ -70,7 +62,7 @@ def random_orthogonal(d: int, seed: int = 0) -> np.ndarray:
 def spectral_covariance(spectrum: ArrayLike, basis: np.ndarray | None = None) -> np.ndarray:
     """``Lambda = U diag(spectrum) U^T`` (the identity basis if ``basis`` is None)."""
     lam = check_spectrum("spectrum", spectrum)
-    u = _check_basis(basis, lam.size)
+    u = check_basis("basis", basis, lam.size)
     return (u * lam) @ u.T
 
 
@@ -105,7 +97,7 @@ def optimal_matrix(spectrum: ArrayLike, N: int, r: int,
     r = check_int_range("r", r, 1, lam.size)
     g = feature_gains(lam, N)
     v = np.where(np.arange(lam.size) < r, 1.0 / g, 0.0)
-    u = _check_basis(basis, lam.size)
+    u = check_basis("basis", basis, lam.size)
     return (u * v) @ u.T
 
 

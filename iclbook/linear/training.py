@@ -2,7 +2,8 @@
 
 :func:`train_linear_family` trains every rank ``r`` in ``ranks`` for every seed as one batched
 program (:mod:`iclbook.core.engine`), then compares each trained model with Theorem A through
-its held-out loss and its identifiable matrix ``M_eff`` (:func:`iclbook.linear.lsa.effective_matrix`).
+its held-out loss and its identifiable matrix ``M_eff``
+(:func:`iclbook.linear.lsa.effective_matrix`).
 Model ``(seed, r)`` draws its initial weights and its training prompts from streams that
 depend only on ``(seed, r)`` and ``seed``, so it is trained exactly as it would be alone.
 
@@ -22,17 +23,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .data import embed_prompts, sample_linear_prompts
-from .models import LinearAttentionFamily
-from .theory import _check_basis, feature_gains, optimal_loss, optimal_matrix
-from .lsa import reduced_predict
 from ..core.engine import TrainingHistory, as_device, train_family
 from ..core.validation import (
+    check_basis,
     check_int_range,
     check_nonnegative,
     check_positive_int,
     check_spectrum,
 )
+from .data import embed_prompts, sample_linear_prompts
+from .lsa import reduced_predict
+from .models import LinearAttentionFamily
+from .theory import feature_gains, optimal_loss, optimal_matrix
 
 __all__ = ["LinearFamilyResult", "train_linear_family", "evaluate_linear_family",
            "data_seed"]
@@ -94,7 +96,7 @@ class LinearFamilyResult:
         Theorem A's optimum has ``1`` on the ``r`` kept eigen-directions and ``0`` elsewhere,
         so this shows which hidden features each trained model uses.
         """
-        u = _check_basis(self.basis, self.spectrum.size)
+        u = check_basis("basis", self.basis, self.spectrum.size)
         diag = np.einsum("ia,skij,ja->ska", u, self.M_eff, u)
         return diag * feature_gains(self.spectrum, self.N)
 
@@ -203,7 +205,7 @@ def evaluate_linear_family(model: LinearAttentionFamily, spectrum: Sequence[floa
     sigma_x = check_nonnegative("sigma_x", sigma_x)
     if model.d != lam.size:
         raise ValueError(f"spectrum has d = {lam.size} but the model has d = {model.d}")
-    basis = None if basis is None else _check_basis(basis, lam.size)
+    basis = None if basis is None else check_basis("basis", basis, lam.size)
     loss, _, se, _ = _losses_on_prompts(model, lam, N, basis, sigma, sigma_x, n_prompts, seed)
     return (loss, se) if with_se else loss
 
@@ -263,7 +265,7 @@ def train_linear_family(
     train_sigma = check_nonnegative("train_sigma", train_sigma)
     train_sigma_x = check_nonnegative("train_sigma_x", train_sigma_x)
     n_heldout = check_positive_int("n_heldout", n_heldout)
-    basis = None if basis is None else _check_basis(basis, d)
+    basis = None if basis is None else check_basis("basis", basis, d)
     dev = as_device(device)
     model = LinearAttentionFamily(d, ranks, seeds, init_scale=init_scale, init=init).to(dev)
     streams = [torch.Generator().manual_seed(data_seed(s)) for s in seeds]

@@ -20,9 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..core.validation import (
+    check_flips,
+    check_importance,
+    check_int_range,
+    check_positive_int,
+    check_shape,
+)
 from ..linear.data import embed_prompts as _embed
-from .theory import check_importance, pair_list
-from ..core.validation import check_int_range, check_positive_int, check_probability, check_shape
+from .theory import pair_list
 
 __all__ = ["ParityPrompts", "sample_parity_prompts", "pair_products", "embed_parity_prompts"]
 
@@ -119,8 +125,7 @@ def sample_parity_prompts(
         raise ValueError("batch must be a positive count or a non-empty shape")
     for s in shape:
         check_positive_int("batch", s)
-    eta = check_probability("eta", eta, high=1.0)
-    rho = check_probability("rho", rho, high=0.5)
+    eta, rho = check_flips(eta, rho)
     K = pv.size
     d = 2 * K
     if dictionary is None:

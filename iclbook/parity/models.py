@@ -29,13 +29,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .theory import (
+from ..core.validation import (
     check_hidden_dim,
     check_importance,
-    optimal_head_weights,
-    pair_list,
+    check_int_range,
+    check_nonnegative,
+    check_shape,
 )
-from ..core.validation import check_int_range, check_nonnegative, check_shape
+from .theory import optimal_head_weights, pair_count, pair_list
 
 __all__ = [
     "symmetric_traceless",
@@ -159,9 +160,8 @@ def heads_from_kernel(A: np.ndarray | torch.Tensor, m: int,
     A = np.asarray(A, dtype=float)
     D = A.shape[-1]
     d = int(round((1 + (1 + 8 * D) ** 0.5) / 2))
-    if A.ndim != 2 or A.shape != (D, D) or d * (d - 1) // 2 != D:
+    if A.ndim != 2 or A.shape != (D, D) or d < 2 or d % 2 or pair_count(d) != D:
         raise ValueError(f"A must be a D x D matrix with D = d(d-1)/2, got shape {A.shape}")
-    d = check_hidden_dim("d", d)
     m = check_int_range("m", m, 1, D)
     G = np.eye(d) if dictionary is None else check_shape(
         "dictionary", np.asarray(dictionary, dtype=float), (d, d))
@@ -207,7 +207,7 @@ class ParityAttentionFamily(nn.Module):
         self.d, self.head_counts, self.seeds = d, counts, [int(s) for s in seeds]
         M = max(counts)
         shape = (len(self.seeds), len(counts))
-        D = d * (d - 1) // 2
+        D = pair_count(d)
         std = init_scale / (2 * D) ** 0.5
         if init not in ("positive", "negative", "random_sign"):
             raise ValueError(f"init must be 'positive', 'negative' or 'random_sign', got {init!r}")

@@ -20,14 +20,18 @@ import itertools
 
 import sympy as sp
 
-from .theory import check_hidden_dim, pair_list, task_pair_indices
-from ..core.validation import check_int_range
+from ..core import symbols
+from ..core.validation import check_hidden_dim, check_int_range
+from .theory import pair_count, pair_list, task_pair_indices
 
 __all__ = [
     "N_SYM",
     "ETA",
     "RHO",
     "KAPPA",
+    "head_curvature_expr",
+    "head_weight_expr",
+    "noise_factor_expr",
     "importance_symbols",
     "pair_feature_gram",
     "label_correlation",
@@ -38,10 +42,27 @@ __all__ = [
 ]
 
 #: Context length, label-flip and bit-flip probabilities, attenuation, as SymPy symbols.
-N_SYM = sp.Symbol("N", positive=True, integer=True)
-ETA = sp.Symbol("eta", nonnegative=True)
-RHO = sp.Symbol("rho", nonnegative=True)
-KAPPA = sp.Symbol("kappa", real=True)
+N_SYM = symbols.N
+ETA = symbols.ETA
+RHO = symbols.RHO
+KAPPA = symbols.KAPPA
+
+
+def head_curvature_expr(p: object = symbols.P, N: object = N_SYM) -> sp.Expr:
+    """The curvature ``gamma = p + (1 - p)/N`` of the task of importance ``p`` (Theorem P1,
+    chapter 7: ``E[chi_bar_tau^2]`` is 1 for its own task and ``1/N`` for any other)."""
+    return p + (1 - p) / N
+
+
+def head_weight_expr(p: object = symbols.P, N: object = N_SYM) -> sp.Expr:
+    """The optimal head weight ``a* = p / gamma`` of the task of importance ``p`` (Theorem P1)."""
+    return p / head_curvature_expr(p, N)
+
+
+def noise_factor_expr(eta: object = ETA, rho: object = RHO) -> sp.Expr:
+    """The attenuation ``kappa = (1 - 2 eta)(1 - 2 rho)^2`` of a noisy context (Theorem P2,
+    chapter 8): one label flip and the two hidden bits of a pair."""
+    return (1 - 2 * eta) * (1 - 2 * rho) ** 2
 
 
 def importance_symbols(K: int) -> tuple[sp.Symbol, ...]:
@@ -62,7 +83,7 @@ def pair_feature_gram(d: int) -> sp.Matrix:
     """
     d = check_hidden_dim("d", d)
     check_int_range("d", d, 2, 10)
-    D = d * (d - 1) // 2
+    D = pair_count(d)
     G = sp.zeros(D, D)
     for phi in itertools.product((-1, 1), repeat=d):
         chi = sp.Matrix(_chi(phi, d))
@@ -84,7 +105,7 @@ def label_correlation(d: int, task: int, noisy: bool = False) -> sp.Matrix:
         check_int_range("d", d, 2, 6)
     else:
         check_int_range("d", d, 2, 10)
-    D = d * (d - 1) // 2
+    D = pair_count(d)
     out = sp.zeros(D, 1)
     flip_label = ((1, 1 - ETA), (-1, ETA)) if noisy else ((1, sp.Integer(1)),)
     flip_bit = ((1, 1 - RHO), (-1, RHO)) if noisy else ((1, sp.Integer(1)),)
@@ -134,7 +155,7 @@ def symbolic_loss(K: int = 2, kappa: sp.Expr = KAPPA) -> tuple[sp.Expr, sp.Expr,
     """
     K = check_int_range("K", K, 1, 3)
     d = 2 * K
-    D = d * (d - 1) // 2
+    D = pair_count(d)
     p = importance_symbols(K)
     A = _symmetric_matrix(D)
     derived = sp.Integer(0)
@@ -169,14 +190,14 @@ def symbolic_optimum(K: int, m: int) -> dict[str, object]:
     a = sp.Symbol("a", real=True)
     h, a_star, gain = [], [], []
     for t in range(K):
-        ht = p[t] + (1 - p[t]) / N_SYM
+        ht = head_curvature_expr(p[t], N_SYM)
         ell = ht * a**2 - 2 * p[t] * a
         sol = sp.solve(sp.diff(ell, a), a)[0]
         h.append(sp.simplify(ht))
         a_star.append(sp.simplify(sol))
         gain.append(sp.simplify(-ell.subs(a, sol)))
-    q = sp.Symbol("p", positive=True)
-    g = q**2 / (q + (1 - q) / N_SYM)
+    q = symbols.P
+    g = q**2 / head_curvature_expr(q, N_SYM)
     return {"gamma": h, "h": h, "a_star": a_star, "gain": gain,
             "L_star": sp.simplify(1 - sum(gain[:m])),
             "gain_derivative": sp.factor(sp.diff(g, q)), "p_generic": q}

@@ -39,15 +39,16 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..core.validation import (
+    check_flips,
+    check_hidden_dim,
+    check_importance,
     check_int_range,
     check_nonnegative,
     check_positive_int,
-    check_probability,
 )
 
 __all__ = [
-    "check_importance",
-    "check_hidden_dim",
+    "pair_count",
     "pair_list",
     "pair_index",
     "task_pair_indices",
@@ -78,43 +79,15 @@ ArrayLike = Sequence[float] | np.ndarray
 MAX_SUPPORT = 20_000_000
 
 
-def check_importance(name: str, value: ArrayLike) -> np.ndarray:
-    """Return a task-importance profile ``p`` as a 1-D float array.
-
-    ``p`` must be a probability vector (entries ``>= 0``, sum 1 within ``1e-9``) sorted in
-    non-increasing order ``p_0 >= p_1 >= ...`` (task 0 is the most important); otherwise
-    ``ValueError`` names the argument and the rule broken.
-    """
-    p = np.asarray(value, dtype=float)
-    if p.ndim != 1 or p.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D probability vector, got shape "
-                         f"{p.shape}")
-    if not np.all(np.isfinite(p)) or np.any(p < 0):
-        raise ValueError(f"{name} must have finite entries >= 0, got {p.tolist()}")
-    if abs(p.sum() - 1.0) > 1e-9:
-        raise ValueError(f"{name} must sum to 1 (a probability vector), got sum {p.sum():.6g}")
-    if np.any(np.diff(p) > 0):
-        raise ValueError(f"{name} must be sorted in non-increasing order "
-                         f"(p_1 >= p_2 >= ...), got {p.tolist()}")
-    return p
-
-
-def check_hidden_dim(name: str, value: object) -> int:
-    """Return ``d`` if it is an even integer ``>= 2`` (``d = 2K`` hidden bits), else raise."""
-    d = check_positive_int(name, value)
-    if d < 2 or d % 2:
-        raise ValueError(f"{name} must be an even integer >= 2 (d = 2K hidden bits), got {d}")
-    return d
-
-
 def _check_m(m: object, K: int) -> int:
     return check_int_range("m", m, 1, K)
 
 
-def _check_flips(eta: float, rho: float) -> tuple[float, float]:
-    """Label flips ``eta`` in ``[0, 1]`` (above 1/2 the labels mostly lie: ``kappa < 0``);
-    hidden-bit flips ``rho`` in ``[0, 1/2]``."""
-    return check_probability("eta", eta, high=1.0), check_probability("rho", rho, high=0.5)
+def pair_count(d: int) -> int:
+    """``D = d(d-1)/2``: the number of hidden pairs ``(a, b)``, ``a < b``, of ``d`` hidden bits
+    (the length of :func:`pair_list` and of the feature vector ``chi``)."""
+    d = check_hidden_dim("d", d)
+    return d * (d - 1) // 2
 
 
 def pair_list(d: int) -> list[tuple[int, int]]:
@@ -176,7 +149,7 @@ def _kernel_on_top_pairs(weights: np.ndarray, m: int) -> np.ndarray:
     pair coordinates of :func:`pair_list`).
     """
     d = 2 * len(weights)
-    A = np.zeros((d * (d - 1) // 2,) * 2)
+    A = np.zeros((pair_count(d),) * 2)
     idx = task_pair_indices(d)[:m]
     A[idx, idx] = weights[:m]
     return A
@@ -214,7 +187,7 @@ def noise_factor(eta: float = 0.0, rho: float = 0.0) -> float:
     ``eta > 1/2``: the labels are anti-correlated with the task); ``rho``: probability that
     each hidden bit of a context input is flipped, in ``[0, 1/2]``.
     """
-    eta, rho = _check_flips(eta, rho)
+    eta, rho = check_flips(eta, rho)
     return (1 - 2 * eta) * (1 - 2 * rho) ** 2
 
 
@@ -259,7 +232,7 @@ def kernel_loss(A: np.ndarray, p: ArrayLike, N: int, eta: float = 0.0,
     N = check_positive_int("N", N)
     kappa = noise_factor(eta, rho)
     d = 2 * p.size
-    D = d * (d - 1) // 2
+    D = pair_count(d)
     A = np.asarray(A, dtype=float)
     if A.ndim < 2 or A.shape[-2:] != (D, D):
         raise ValueError(f"A must have shape (..., {D}, {D}) for K = {p.size} tasks, "

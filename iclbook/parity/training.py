@@ -23,24 +23,25 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..core.engine import TrainingHistory, as_device, train_family
+from ..core.validation import (
+    check_flips,
+    check_importance,
+    check_int_range,
+    check_nonnegative,
+    check_positive_int,
+    check_shape,
+)
 from ..linear.monte_carlo import MonteCarloEstimate, mean_with_stderr
 from .data import ParityPrompts, embed_parity_prompts, sample_parity_prompts
 from .models import ParityAttentionFamily, kernel_matrix, kernel_predict
 from .theory import (
-    check_importance,
     kernel_loss,
     matched_noise_loss,
     noisy_pretrained_kernel,
     optimal_kernel,
     optimal_loss,
-)
-from ..core.engine import TrainingHistory, as_device, train_family
-from ..core.validation import (
-    check_int_range,
-    check_nonnegative,
-    check_positive_int,
-    check_probability,
-    check_shape,
+    pair_count,
 )
 
 __all__ = [
@@ -65,10 +66,6 @@ def sign_correct(y_hat: torch.Tensor, y: torch.Tensor, tol: float = 1e-6) -> tor
     return torch.where(y_hat.abs() <= tol, torch.full_like(right, 0.5), right)
 
 
-def _check_flips(eta: float, rho: float) -> tuple[float, float]:
-    return check_probability("eta", eta, high=1.0), check_probability("rho", rho, high=0.5)
-
-
 def monte_carlo_parity(
     A: np.ndarray | torch.Tensor,
     p: Sequence[float] | np.ndarray,
@@ -90,12 +87,12 @@ def monte_carlo_parity(
     """
     pv = check_importance("p", p)
     d = 2 * pv.size
-    D = d * (d - 1) // 2
+    D = pair_count(d)
     At = torch.as_tensor(check_shape("A", np.asarray(A, dtype=float), (D, D)),
                          dtype=torch.float64)
     if metric not in ("loss", "accuracy"):
         raise ValueError(f"metric must be 'loss' or 'accuracy', got {metric!r}")
-    eta, rho = _check_flips(eta, rho)
+    eta, rho = check_flips(eta, rho)
 
     def draw(size: int, gen: torch.Generator) -> torch.Tensor:
         pr = sample_parity_prompts(size, N, pv, dictionary=dictionary, eta=eta, rho=rho,
@@ -161,7 +158,7 @@ def evaluate_predictor(
     pv = check_importance("p", p)
     N = check_positive_int("N", N)
     n_prompts = check_positive_int("n_prompts", n_prompts)
-    eta, rho = _check_flips(eta, rho)
+    eta, rho = check_flips(eta, rho)
     gen = torch.Generator().manual_seed(int(seed))
     sums = None
     done = 0
@@ -324,7 +321,7 @@ def train_parity_family(
     """
     pv = check_importance("p", p)
     N = check_positive_int("N", N)
-    eta, rho = _check_flips(eta, rho)
+    eta, rho = check_flips(eta, rho)
     K = pv.size
     d = 2 * K
     counts = list(range(1, K + 1)) if head_counts is None else [
@@ -493,7 +490,7 @@ def train_softmax_parity(
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("seeds must be non-empty")
-    noise = [_check_flips(eta, rho) for eta, rho in noise]
+    noise = [check_flips(eta, rho) for eta, rho in noise]
     if not noise or noise[0] != (0.0, 0.0):
         raise ValueError("noise must start with the clean condition (0, 0)")
     batch = check_positive_int("batch", batch)

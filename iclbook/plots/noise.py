@@ -19,9 +19,9 @@ import numpy as np
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 
-from ..linear.theory import noisy_risk_fixed_task
-from ..linear.noise import critical_label_noise, geometric_spectrum, noisy_risk_curve
 from ..core.validation import check_int_range, check_nonnegative, check_positive_int, check_spectrum
+from ..linear.noise import critical_label_noise, geometric_spectrum, noisy_risk_curve
+from ..linear.theory import noisy_risk_fixed_task
 from .style import finish, new_figure, size_colors
 
 __all__ = [

@@ -14,8 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from ..core.validation import check_importance
 from ..parity.theory import (
-    check_importance,
     noisy_loss_curve,
     optimal_head_weights,
     optimal_loss_curve,

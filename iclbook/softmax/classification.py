@@ -48,9 +48,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..core.validation import check_nonnegative, check_positive_int, check_probability
 from ..llm.noise import n_noisy
 from .transformer import SoftmaxICLTransformer, torch_threads, train_in_context
-from ..core.validation import check_nonnegative, check_positive_int, check_probability
 
 __all__ = [
     "ClassificationPrompts",
