@@ -59,10 +59,40 @@ MODULES: dict[str, str] = {
 
 # (new module, name) -> (home module, new name): names that left the module they moved with,
 # or were renamed.  Keys use the NEW module path (applied after MODULES).
-NAMES: dict[tuple[str, str], tuple[str, str]] = {}
+NAMES: dict[tuple[str, str], tuple[str, str]] = {
+    ("iclbook.linear.monte_carlo", "MonteCarloEstimate"): ("iclbook.core.stats",
+                                                           "MonteCarloEstimate"),
+    ("iclbook.linear.monte_carlo", "mean_with_stderr"): ("iclbook.core.stats", "mean_with_se"),
+    ("iclbook.parity.theory", "check_importance"): ("iclbook.core.validation",
+                                                    "check_importance"),
+    ("iclbook.parity.theory", "check_hidden_dim"): ("iclbook.core.validation",
+                                                    "check_hidden_dim"),
+    ("iclbook.parity.training", "monte_carlo_parity"): ("iclbook.parity.monte_carlo",
+                                                        "monte_carlo_parity"),
+    ("iclbook.parity.training", "sign_correct"): ("iclbook.parity.monte_carlo", "sign_correct"),
+    ("iclbook.parity.training", "ParityEvaluation"): ("iclbook.parity.monte_carlo",
+                                                      "ParityEvaluation"),
+    ("iclbook.parity.training", "evaluate_predictor"): ("iclbook.parity.monte_carlo",
+                                                        "evaluate_predictor"),
+    ("iclbook.parity.training", "SoftmaxParityResult"): ("iclbook.softmax.training",
+                                                         "SoftmaxParityResult"),
+    ("iclbook.parity.training", "train_softmax_parity"): ("iclbook.softmax.training",
+                                                          "train_softmax_parity"),
+}
 
-# Attribute / keyword renames applied everywhere in code (word boundaries).
-RENAMES: dict[str, str] = {}
+# Attribute / name renames applied to code (whole words): one convention for standard errors
+# (``se``, ``<quantity>_se``) and errors (``matrix_error``), see CONTRIBUTING.md.
+RENAMES: dict[str, str] = {
+    "mean_with_stderr": "mean_with_se",
+    "heldout_stderr": "heldout_se",
+    "loss_stderr": "loss_se",
+    "accuracy_stderr": "accuracy_se",
+    "A_error": "matrix_error",
+}
+# ``estimate.stderr`` (MonteCarloEstimate) -> ``estimate.se``; a subprocess result's or
+# ``sys.stderr`` is left alone.
+_STDERR_ATTR = re.compile(r"(?<!\bsys)(?<!\bproc)(?<!\bprocess)(?<!\bcompleted)(?<!jupyter)"
+                          r"(?<=[\w\])])\.stderr\b(?![\w\"'-])")
 
 OLD_TAG = "v0.1.0"
 
@@ -126,8 +156,11 @@ def _rewrite_from(m: re.Match[str]) -> str:
         groups.setdefault(home, []).append((new_name, alias))
     if not changed:
         return m.group(0)
-    lines = [_fmt(indent, home, its, paren and len(its) > 1 and len(groups) == 1, comment)
-             for home, its in groups.items()]
+    lines = []
+    for home, its in groups.items():
+        line = _fmt(indent, home, its, False, comment)
+        wrap = (paren or len(line) > 100) and len(its) > 1
+        lines.append(_fmt(indent, home, its, True, comment) if wrap else line)
     return "\n".join(lines)
 
 
@@ -165,6 +198,7 @@ def rewrite_code(src: str, tag: str | None = None) -> str:
     out = _DOTTED.sub(_rewrite_dotted, out)
     for old, new in RENAMES.items():
         out = re.sub(rf"\b{re.escape(old)}\b", new, out)
+    out = _STDERR_ATTR.sub(".se", out)
     if tag is not None and tag != OLD_TAG:
         out = out.replace(f"/{OLD_TAG}/requirements-lock.txt", f"/{tag}/requirements-lock.txt")
         out = out.replace(f"iclbook@{OLD_TAG}\"", f"iclbook@{tag}\"")

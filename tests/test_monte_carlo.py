@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from iclbook.linear.monte_carlo import MonteCarloEstimate, mean_with_stderr, monte_carlo_linear_risk
+from iclbook.core.stats import MonteCarloEstimate, mean_with_se
+from iclbook.linear.monte_carlo import monte_carlo_linear_risk
 from iclbook.linear.theory import (
     feature_gains,
     loss_of_matrix,
@@ -49,10 +50,10 @@ def test_mean_with_stderr_combines_chunks_exactly():
             pos[0] += size
             return out
 
-        est = mean_with_stderr(draw, 1000, chunk=chunk)
+        est = mean_with_se(draw, 1000, chunk=chunk)
         assert est.n == 1000
         assert est.mean == pytest.approx(float(data.mean()), rel=1e-13)
-        assert est.stderr == pytest.approx(float(data.std() / math.sqrt(1000)), rel=1e-10)
+        assert est.se == pytest.approx(float(data.std() / math.sqrt(1000)), rel=1e-10)
 
 
 def test_mean_with_stderr_on_a_known_distribution():
@@ -62,14 +63,14 @@ def test_mean_with_stderr_on_a_known_distribution():
     def draw(size, gen):
         return -torch.log1p(-torch.rand(size, generator=gen, dtype=torch.float64))
 
-    est = mean_with_stderr(draw, n, seed=3, chunk=30_000)
+    est = mean_with_se(draw, n, seed=3, chunk=30_000)
     assert est.agrees_with(1.0, z=Z)
-    assert est.stderr == pytest.approx(1 / math.sqrt(n), rel=0.03)
+    assert est.se == pytest.approx(1 / math.sqrt(n), rel=0.03)
     # deterministic for a seed, different across seeds
-    assert mean_with_stderr(draw, 1000, seed=3).mean == mean_with_stderr(draw, 1000, seed=3).mean
-    assert mean_with_stderr(draw, 1000, seed=3).mean != mean_with_stderr(draw, 1000, seed=4).mean
-    one = mean_with_stderr(draw, 1)
-    assert one.n == 1 and one.stderr == 0.0
+    assert mean_with_se(draw, 1000, seed=3).mean == mean_with_se(draw, 1000, seed=3).mean
+    assert mean_with_se(draw, 1000, seed=3).mean != mean_with_se(draw, 1000, seed=4).mean
+    one = mean_with_se(draw, 1)
+    assert one.n == 1 and one.se == 0.0
 
 
 def test_mean_with_stderr_argument_errors():
@@ -77,11 +78,11 @@ def test_mean_with_stderr_argument_errors():
         return torch.zeros(size)
 
     with pytest.raises(ValueError, match="n must be an integer >= 1"):
-        mean_with_stderr(draw, 0)
+        mean_with_se(draw, 0)
     with pytest.raises(ValueError, match="chunk must be an integer >= 1"):
-        mean_with_stderr(draw, 10, chunk=0)
+        mean_with_se(draw, 10, chunk=0)
     with pytest.raises(ValueError, match="draw must return 10 samples, got 11"):
-        mean_with_stderr(lambda size, gen: torch.zeros(size + 1), 10)
+        mean_with_se(lambda size, gen: torch.zeros(size + 1), 10)
 
 
 # --------------------------------------------------------------------------- Theorems A and B
@@ -116,7 +117,7 @@ def test_wrong_formula_is_rejected():
     assert est.agrees_with(right, z=Z)
     assert not est.agrees_with(wrong, z=Z)
     # the gap is twice the tolerance, so the rejection does not hang on a lucky seed
-    assert abs(right - wrong) > 8 * est.stderr
+    assert abs(right - wrong) > 8 * est.se
 
 
 def test_fixed_task_and_general_matrix_by_monte_carlo():

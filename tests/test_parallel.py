@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from iclbook.core.parallel import available_cores, default_workers, run_jobs
-from iclbook.parity.training import train_softmax_parity
 from iclbook.softmax import classification as ic
+from iclbook.softmax.training import train_softmax_parity
 
 
 def test_results_come_back_in_job_order():

@@ -25,14 +25,16 @@ the flips; a model that follows the demonstrations falls below chance when most 
 flipped.
 
 * :func:`sample_prompts` -- prompts (pretraining or evaluation).
-* :func:`prior_rule`, :func:`context_rule` -- the two reference predictors.
+* :func:`prior_scores`, :func:`context_scores` -- the two reference predictors (as models
+  ``f(x, y, x_q)``); :func:`prior_rule`, :func:`context_rule` -- the same on a prompt batch.
 * :func:`train_models` -- pretrain a family of sizes x seeds (:func:`train_in_context`).
 * :func:`flip_sweep` -- accuracy of every model at every (flip, input noise).
 * :func:`summarize` -- mean and standard error over seeds.
 * :func:`flip_sensitivity`, :func:`noise_sensitivity` -- accuracy lost between two flip
   fractions or two input-noise levels, per size; :func:`format_report` -- the table.
 * :func:`run_demo` -- the whole demonstration for a configuration (``DEFAULT_CONFIG``,
-  ``FULL_CONFIG``); :func:`save_results` / :func:`load_results` cache a run as JSON.
+  ``FULL_CONFIG``), a :class:`ClassificationResult`; :func:`save_results` /
+  :func:`load_results` cache a run as JSON.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..core.stats import mean_over_seeds
 from ..core.validation import check_nonnegative, check_positive_int, check_probability
 from ..llm.noise import n_noisy
 from .transformer import SoftmaxICLTransformer, torch_threads, train_in_context
@@ -58,6 +61,9 @@ __all__ = [
     "sample_prompts",
     "prior_rule",
     "context_rule",
+    "prior_scores",
+    "context_scores",
+    "ClassificationResult",
     "train_models",
     "flip_sweep",
     "summarize",
@@ -141,15 +147,26 @@ def sample_prompts(batch: int, N: int, d: int, *, alpha: float = 1.0, beta: floa
     return ClassificationPrompts(x, y, xq, yq, w)
 
 
+def prior_scores(x: torch.Tensor, y: torch.Tensor, x_query: torch.Tensor) -> torch.Tensor:
+    """The prior alone, as a model ``f(x, y, x_q)``: ``sign(<u, x_q>)``, ignoring the
+    demonstrations."""
+    return _sign(x_query[:, 0])
+
+
+def context_scores(x: torch.Tensor, y: torch.Tensor, x_query: torch.Tensor) -> torch.Tensor:
+    """The demonstrations alone, as a model ``f(x, y, x_q)``: ``sign(<sum_i y_i x_i, x_q>)``
+    (a one-step learner)."""
+    return _sign(torch.einsum("bn,bnd,bd->b", y, x, x_query))
+
+
 def prior_rule(p: ClassificationPrompts) -> torch.Tensor:
-    """The prior alone: ``sign(<u, x_q>)``, ignoring the demonstrations."""
-    return _sign(p.x_query[:, 0])
+    """:func:`prior_scores` on a batch of prompts."""
+    return prior_scores(p.x, p.y, p.x_query)
 
 
 def context_rule(p: ClassificationPrompts) -> torch.Tensor:
-    """The demonstrations alone: ``sign(<sum_i y_i x_i, x_q>)`` (a one-step learner)."""
-    h = torch.einsum("bn,bnd->bd", p.y, p.x)
-    return _sign(torch.einsum("bd,bd->b", h, p.x_query))
+    """:func:`context_scores` on a batch of prompts."""
+    return context_scores(p.x, p.y, p.x_query)
 
 
 def _train_one(size: ModelSize, seed: int, N: int, d: int, alpha: float, beta: float,
@@ -211,8 +228,8 @@ def flip_sweep(models: dict[tuple[int, int], Callable[..., torch.Tensor]],
     """Accuracy on clean queries of every model at every (flip, sigma_x); one row each.
 
     All models see the same evaluation prompts (drawn with ``seed``; ``s = +1``).  A
-    model is any callable ``f(x, y, x_q) -> scores``; :func:`prior_rule` and
-    :func:`context_rule` enter as ``lambda x, y, xq: ...``.  Rows: ``size`` (index),
+    model is any callable ``f(x, y, x_q) -> scores``, e.g. :func:`prior_scores` and
+    :func:`context_scores`.  Rows: ``size`` (index),
     ``seed``, ``flip``, ``sigma_x``, ``accuracy``.
     """
     n_eval = check_positive_int("n_eval", n_eval)
@@ -243,17 +260,17 @@ def _sweep(models, flips, sigmas, N, d, alpha, beta, n_eval, seed):  # noqa: ANN
 def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Mean accuracy and its standard error over seeds, per (size, flip, sigma_x).
 
-    The standard error is ``std / sqrt(n_seeds)`` (``ddof = 1``; 0 with a single seed).
+    The standard error is :func:`iclbook.core.stats.mean_over_seeds`'s (0 with a single
+    seed: accuracies here carry no Monte Carlo error of their own).
     """
     groups: dict[tuple[Any, float, float], list[float]] = {}
     for r in rows:
         groups.setdefault((r["size"], r["flip"], r["sigma_x"]), []).append(r["accuracy"])
     out = []
     for (i, f, sx), accs in groups.items():
-        a = np.asarray(accs)
-        se = float(a.std(ddof=1) / math.sqrt(a.size)) if a.size > 1 else 0.0
-        out.append({"size": i, "flip": f, "sigma_x": sx, "accuracy": float(a.mean()),
-                    "accuracy_se": se, "n_seeds": int(a.size)})
+        mean, se = mean_over_seeds(accs)
+        out.append({"size": i, "flip": f, "sigma_x": sx, "accuracy": float(mean),
+                    "accuracy_se": float(se), "n_seeds": len(accs)})
     return out
 
 
@@ -270,8 +287,9 @@ def _paired_drop(rows: Sequence[dict[str, Any]], vary: str, low: float, high: fl
         if not seeds:
             raise ValueError(f"rows hold no pair of {vary} ({low}, {high}) for size {i!r}")
         d = np.array([acc[(i, s, low)] - acc[(i, s, high)] for s in seeds])
-        se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else 0.0
-        out.append({"size": i, "drop": float(d.mean()), "drop_se": se, "n_seeds": len(seeds)})
+        mean, se = mean_over_seeds(d)
+        out.append({"size": i, "drop": float(mean), "drop_se": float(se),
+                    "n_seeds": len(seeds)})
     return out
 
 
@@ -293,7 +311,7 @@ def noise_sensitivity(rows: Sequence[dict[str, Any]], *, low: float = 0.0,
     return _paired_drop(rows, "sigma_x", low, high, "flip", flip)
 
 
-def format_report(result: dict[str, Any]) -> str:
+def format_report(result: ClassificationResult | dict[str, Any]) -> str:
     """The chapter's table of a :func:`run_demo` result, and the two size trends.
 
     Columns: accuracy at no flip and at all flipped, the flip drop, the accuracy at the
@@ -355,11 +373,51 @@ FULL_CONFIG: dict[str, Any] = {
 }
 
 
+@dataclass
+class ClassificationResult:
+    """A run of :func:`run_demo` (or one read by :func:`load_results`).
+
+    ``config`` (the full configuration), ``n_parameters`` (per size label), ``sweep`` (one
+    dict per model, flip and input noise: ``size``, ``seed``, ``flip``, ``sigma_x``,
+    ``accuracy``) and ``seconds`` (training wall time).  Shares the shape of the other
+    parts' results: :meth:`rows` and :meth:`summary`.  ``result["rows"]`` (and the other
+    field names, ``"rows"`` for ``sweep``) reads it like the dict earlier versions returned.
+    """
+
+    config: dict[str, Any]
+    n_parameters: dict[str, int]
+    sweep: list[dict[str, Any]]
+    seconds: float
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per model and condition (the sweep)."""
+        return list(self.sweep)
+
+    def summary(self) -> str:
+        """The chapter's table and the two size trends (:func:`format_report`)."""
+        return format_report(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form written by :func:`save_results`."""
+        return {"config": self.config, "n_parameters": self.n_parameters, "rows": self.sweep,
+                "seconds": self.seconds}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClassificationResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(config=data["config"], n_parameters=data["n_parameters"],
+                   sweep=data["rows"], seconds=data["seconds"])
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+
 def run_demo(config: dict[str, Any] | None = None, *, workers: int | None = None,
-             progress: bool | None = None) -> dict[str, Any]:
+             progress: bool | None = None) -> ClassificationResult:
     """Train the family of ``config`` and sweep flips and input noise (chapter 10).
 
-    Returns ``{"config", "n_parameters", "rows", "seconds"}``: ``rows`` as in
+    Returns a :class:`ClassificationResult`: its ``sweep`` (:meth:`~ClassificationResult.rows`)
+    as in
     :func:`flip_sweep` for every (size, seed), with the size named by its label
     (``"L2 H4 W32"``: layers, heads, width), plus the two reference rules as sizes
     ``"prior rule"`` and ``"context rule"`` (seed 0).
@@ -377,24 +435,21 @@ def run_demo(config: dict[str, Any] | None = None, *, workers: int | None = None
                                    warmup=cfg["warmup"], workers=workers, progress=progress,
                                    **data)
     named = {(sizes[i].label, s): m for (i, s), m in models.items()}
-    refs = {("prior rule", 0): lambda x, y, xq: _sign(xq[:, 0]),
-            ("context rule", 0): lambda x, y, xq: _sign(
-                torch.einsum("bn,bnd,bd->b", y, x, xq))}
+    refs = {("prior rule", 0): prior_scores, ("context rule", 0): context_scores}
     rows = flip_sweep({**named, **refs}, cfg["flips"], cfg["sigmas"], n_eval=cfg["n_eval"],
                       seed=cfg["eval_seed"], **data)
     n_params = {s.label: models[(i, int(cfg["seeds"][0]))].n_parameters()
                 for i, s in enumerate(sizes)}
-    return {"config": cfg, "n_parameters": n_params, "rows": rows,
-            "seconds": seconds}
+    return ClassificationResult(config=cfg, n_parameters=n_params, sweep=rows, seconds=seconds)
 
 
-def save_results(path: str | Path, result: dict[str, Any]) -> None:
+def save_results(path: str | Path, result: ClassificationResult | dict[str, Any]) -> None:
     """Write the result of :func:`run_demo` as JSON (the cached full run of chapter 10)."""
     keep = {k: result[k] for k in ("config", "n_parameters", "rows", "seconds")}
     Path(path).write_text(json.dumps(keep, indent=1) + "\n", encoding="utf-8")
 
 
-def load_results(path: str | Path | None = None) -> dict[str, Any]:
+def load_results(path: str | Path | None = None) -> ClassificationResult:
     """Read a result written by :func:`save_results` (default: the shipped full run)."""
     if path is None:
         from importlib import resources
@@ -406,4 +461,4 @@ def load_results(path: str | Path | None = None) -> dict[str, Any]:
         if not p.is_file():
             raise ValueError(f"path must be an existing results file, got {str(p)!r}")
         text = p.read_text(encoding="utf-8")
-    return json.loads(text)
+    return ClassificationResult.from_dict(json.loads(text))
