@@ -19,4 +19,4 @@ Subpackages mirror the book's parts:
 from .core.reproducibility import setup
 
 __all__ = ["setup"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
