@@ -30,13 +30,13 @@ Z = 4.0
 
 # --------------------------------------------------------------------------- the estimator
 def test_estimate_helpers():
-    est = MonteCarloEstimate(mean=1.0, stderr=0.1, n=100)
+    est = MonteCarloEstimate(mean=1.0, se=0.1, n=100)
     assert est.z_score(0.8) == pytest.approx(2.0)
     assert est.z_score(1.3) == pytest.approx(-3.0)
     assert est.agrees_with(1.39) and not est.agrees_with(1.41)
     assert est.agrees_with(1.25, z=3) and not est.agrees_with(1.35, z=3)
     assert str(est) == "1.00000 ± 0.10000 (n = 100)"
-    exact = MonteCarloEstimate(mean=2.0, stderr=0.0, n=1)
+    exact = MonteCarloEstimate(mean=2.0, se=0.0, n=1)
     assert exact.z_score(1.0) == math.inf and exact.agrees_with(2.0)
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..core.config import TrainConfig
 from ..core.engine import TrainingHistory, as_device, train_family
 from ..core.validation import (
     check_basis,
@@ -37,7 +38,7 @@ from .models import LinearAttentionFamily
 from .theory import feature_gains, optimal_loss, optimal_matrix
 
 __all__ = ["LinearFamilyResult", "train_linear_family", "evaluate_linear_family",
-           "data_seed"]
+           "data_seed", "LINEAR_TRAINING"]
 
 
 def data_seed(seed: int) -> int:
@@ -210,27 +211,24 @@ def evaluate_linear_family(model: LinearAttentionFamily, spectrum: Sequence[floa
     return (loss, se) if with_se else loss
 
 
+#: Chapter 5's training settings (the defaults of :func:`train_linear_family`).
+LINEAR_TRAINING = TrainConfig(steps=1000, batch=2000, lr=1e-2, lr_floor=0.01,
+                              n_heldout=400_000, check_every=100, log_every=10)
+
+
 def train_linear_family(
     spectrum: Sequence[float] | np.ndarray,
     N: int,
     ranks: Sequence[int] | None = None,
     seeds: Sequence[int] = (0, 1, 2),
     *,
+    config: TrainConfig | None = None,
     basis: np.ndarray | None = None,
-    steps: int = 1000,
-    batch: int = 2000,
-    lr: float = 1e-2,
-    lr_floor: float = 0.01,
     init_scale: float = 0.3,
     init: str = "label",
     train_sigma: float = 0.0,
     train_sigma_x: float = 0.0,
-    n_heldout: int = 400_000,
-    target_gap: float | None = None,
-    check_every: int = 100,
-    log_every: int = 10,
-    device: str | torch.device = "cpu",
-    progress: bool | None = None,
+    **overrides: object,
 ) -> LinearFamilyResult:
     """Train rank-``r`` linear attention for every ``r`` in ``ranks`` and every seed (chapter 5).
 
@@ -250,7 +248,14 @@ def train_linear_family(
     data do not depend on the device.
     Returns the family evaluated on ``n_heldout`` held-out prompts (the same for every model),
     with the model back on the CPU.
+    The training settings (``steps``, ``batch``, ``lr``, ``lr_floor``, ``n_heldout``,
+    ``target_gap``, ``check_every``, ``log_every``, ``device``, ``progress``) come from
+    ``config`` (default :data:`LINEAR_TRAINING`), each overridable as a keyword.
     """
+    cfg = (config or LINEAR_TRAINING).replace(**overrides)
+    steps, batch, lr, lr_floor = cfg.steps, cfg.batch, cfg.lr, cfg.lr_floor
+    n_heldout, target_gap, check_every = cfg.n_heldout, cfg.target_gap, cfg.check_every
+    log_every, device, progress = cfg.log_every, cfg.device, cfg.progress
     lam = check_spectrum("spectrum", spectrum)
     N = check_positive_int("N", N)
     d = lam.size

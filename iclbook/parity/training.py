@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..core.config import TrainConfig
 from ..core.engine import TrainingHistory, as_device, train_family
 from ..core.validation import (
     check_flips,
@@ -44,6 +45,7 @@ __all__ = [
     "ParityFamilyResult",
     "train_parity_family",
     "evaluate_parity_family",
+    "PARITY_TRAINING",
 ]
 
 
@@ -138,26 +140,24 @@ class ParityFamilyResult:
         return "\n".join(lines)
 
 
+#: Chapter 8's training settings (the defaults of :func:`train_parity_family`).
+PARITY_TRAINING = TrainConfig(steps=500, batch=1000, lr=1e-2, n_heldout=100_000,
+                              check_every=25, log_every=10)
+
+
 def train_parity_family(
     p: Sequence[float] | np.ndarray,
     N: int,
     head_counts: Sequence[int] | None = None,
     seeds: Sequence[int] = (0, 1, 2),
     *,
+    config: TrainConfig | None = None,
     dictionary: np.ndarray | None = None,
-    steps: int = 500,
-    batch: int = 1000,
-    lr: float = 1e-2,
     init_scale: float = 1.0,
     init: str = "positive",
-    n_heldout: int = 100_000,
-    target_gap: float | None = None,
-    check_every: int = 25,
-    log_every: int = 10,
-    device: str | torch.device = "cpu",
-    progress: bool | None = None,
     eta: float = 0.0,
     rho: float = 0.0,
+    **overrides: object,
 ) -> ParityFamilyResult:
     """Train the two-layer ``m``-head model for every ``m`` in ``head_counts`` and seed (ch. 8).
 
@@ -173,7 +173,14 @@ def train_parity_family(
     ``eta``, ``rho`` (default 0): pretrain on *noisy* contexts (label flips, hidden-bit flips);
     then the reference optimum is :func:`iclbook.parity.theory.noisy_pretrained_kernel` and
     every loss in the result (exact and held-out) is taken at that same noise (chapter 8).
+    The training settings (``steps``, ``batch``, ``lr``, ``lr_floor``, ``n_heldout``,
+    ``target_gap``, ``check_every``, ``log_every``, ``device``, ``progress``) come from
+    ``config`` (default :data:`PARITY_TRAINING`), each overridable as a keyword.
     """
+    cfg = (config or PARITY_TRAINING).replace(**overrides)
+    steps, batch, lr = cfg.steps, cfg.batch, cfg.lr
+    n_heldout, target_gap, check_every = cfg.n_heldout, cfg.target_gap, cfg.check_every
+    log_every, device, progress = cfg.log_every, cfg.device, cfg.progress
     pv = check_importance("p", p)
     N = check_positive_int("N", N)
     eta, rho = check_flips(eta, rho)
@@ -214,7 +221,8 @@ def train_parity_family(
                                   dictionary).numpy()
             return bool(np.all(np.asarray(kernel_loss(A, pv, N, eta, rho)) / L_star - 1 <= gap))
 
-    history = train_family(model, sample, steps=steps, lr=lr, seed=seeds[0] + 2_000_003,
+    history = train_family(model, sample, steps=steps, lr=lr, lr_floor=cfg.lr_floor,
+                           seed=seeds[0] + 2_000_003,
                            log_every=log_every, target=target, check_every=check_every,
                            progress=progress, desc=f"{S * len(counts)} parity models")
     model.cpu()

@@ -56,6 +56,22 @@ class SoftmaxParityResult:
         """Clean accuracy minus accuracy under each noise condition, per model and condition."""
         return self.accuracy[..., :1] - self.accuracy
 
+    def rows(self) -> list[dict[str, float]]:
+        """One dict per model and noise condition: heads, width, seed, eta, rho, loss and
+        accuracy with their Monte Carlo standard errors."""
+        out = []
+        for c, (h, w) in enumerate(self.configs):
+            for s, seed in enumerate(self.seeds):
+                for k, (eta, rho) in enumerate(self.noise):
+                    out.append({
+                        "heads": h, "width": w, "seed": seed, "eta": eta, "rho": rho,
+                        "loss": float(self.loss[c, s, k]),
+                        "loss_se": float(self.loss_se[c, s, k]),
+                        "accuracy": float(self.accuracy[c, s, k]),
+                        "accuracy_se": float(self.accuracy_se[c, s, k]),
+                    })
+        return out
+
     def summary(self) -> str:
         """Clean accuracy and the drop under every noise condition, mean ± SE over seeds."""
         acc, acc_se = self.over_seeds(self.accuracy, single_se=self.accuracy_se[:, 0])
