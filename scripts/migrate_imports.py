@@ -78,6 +78,8 @@ NAMES: dict[tuple[str, str], tuple[str, str]] = {
                                                          "SoftmaxParityResult"),
     ("iclbook.parity.training", "train_softmax_parity"): ("iclbook.softmax.training",
                                                           "train_softmax_parity"),
+    ("iclbook.softmax.transformer", "torch_threads"): ("iclbook.core.reproducibility",
+                                                       "torch_threads"),
 }
 
 # Attribute / name renames applied to code (whole words): one convention for standard errors

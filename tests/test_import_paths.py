@@ -174,3 +174,57 @@ def test_good_paths_and_value_attributes_pass() -> None:
             "v = iclbook.__version__.split('.')\n"
             "x = iclbook.core.stats.MonteCarloEstimate.agrees_with\n")
     assert unresolved(code) == []
+
+
+# ------------------------------------------------------------------ the package's own layering
+
+PACKAGE = ROOT / "iclbook"
+
+
+def _package_imports(path: Path) -> list[tuple[str, list[str]]]:
+    """``(absolute module, imported names)`` of every ``from ... import`` in a package file."""
+    mod = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    pkg = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+    if path.name == "__init__.py":
+        pkg = mod.removesuffix(".__init__")
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith(
+                "iclbook")):
+            base = pkg.split(".")
+            if node.level:
+                base = base[:len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            out.append((target, [a.name for a in node.names]))
+    return out
+
+
+def private_imports(files: list[Path]) -> list[str]:
+    """``file: module._name`` for every private name imported from another module."""
+    return [f"{p.relative_to(ROOT)}: {target}.{name}" for p in files
+            for target, names in _package_imports(p) for name in names
+            if name.startswith("_") and name != "__version__" and not name.startswith("__")]
+
+
+def test_no_private_name_is_imported_across_modules() -> None:
+    assert private_imports(sorted(PACKAGE.rglob("*.py"))) == []
+
+
+def test_a_planted_private_import_is_reported(tmp_path: Path) -> None:
+    planted = PACKAGE / "linear" / "_planted_for_test.py"
+    planted.write_text("from .theory import _hidden\n", encoding="utf-8")
+    try:
+        assert private_imports([planted]) == [
+            "iclbook/linear/_planted_for_test.py: iclbook.linear.theory._hidden"]
+    finally:
+        planted.unlink()
+
+
+def test_core_imports_no_part_of_the_book() -> None:
+    parts = ("iclbook.linear", "iclbook.parity", "iclbook.softmax", "iclbook.check",
+             "iclbook.plots", "iclbook.llm", "iclbook.course")
+    upward = [f"{p.name}: {t}" for p in sorted((PACKAGE / "core").glob("*.py"))
+              for t, _ in _package_imports(p) if t.startswith(parts)]
+    assert upward == []

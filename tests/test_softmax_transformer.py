@@ -164,7 +164,7 @@ def test_training_is_deterministic():
 
 
 def test_torch_threads_restores():
-    from iclbook.softmax.transformer import torch_threads
+    from iclbook.core.reproducibility import torch_threads
 
     before = torch.get_num_threads()
     with torch_threads(1):

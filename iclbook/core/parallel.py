@@ -22,9 +22,8 @@ from typing import Any, TypeVar
 
 import torch
 
-from ..softmax.transformer import torch_threads
-from .engine import _progress
-from .reproducibility import progress_enabled
+from .progress import progress_bar
+from .reproducibility import progress_enabled, torch_threads
 from .validation import check_positive_int
 
 __all__ = ["available_cores", "default_workers", "run_jobs"]
@@ -87,7 +86,7 @@ def run_jobs(fn: Callable[..., T], jobs: Sequence[tuple], *, workers: int | None
     workers = default_workers(len(jobs)) if workers is None else min(
         check_positive_int("workers", workers), len(jobs))
     show = progress_enabled() if progress is None else bool(progress)
-    bar = _progress(len(jobs), desc) if show else None
+    bar = progress_bar(len(jobs), desc) if show else None
     results: list[Any] = [None] * len(jobs)
     try:
         if workers == 1:

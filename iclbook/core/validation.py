@@ -18,6 +18,7 @@ __all__ = [
     "check_int_range",
     "check_nonnegative",
     "check_probability",
+    "check_fractions",
     "check_spectrum",
     "check_covariance",
     "check_shape",
@@ -66,6 +67,14 @@ def check_probability(name: str, value: object, high: float = 1.0) -> float:
     if not (0.0 <= v <= high):
         raise ValueError(f"{name} must be a number in [0, {high:g}], got {value!r}")
     return v
+
+
+def check_fractions(name: str, values: Sequence[float]) -> list[float]:
+    """Return a non-empty list of fractions, each in ``[0, 1]`` (flip or noise levels)."""
+    vals = [check_probability(name, v) for v in values]
+    if not vals:
+        raise ValueError(f"{name} must list at least one fraction in [0, 1]")
+    return vals
 
 
 def check_spectrum(name: str, value: Sequence[float] | np.ndarray) -> np.ndarray:

@@ -50,10 +50,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..core.reproducibility import torch_threads
 from ..core.stats import mean_over_seeds
 from ..core.validation import check_nonnegative, check_positive_int, check_probability
 from ..llm.noise import n_noisy
-from .transformer import SoftmaxICLTransformer, torch_threads, train_in_context
+from .transformer import SoftmaxICLTransformer, train_in_context
 
 __all__ = [
     "ClassificationPrompts",

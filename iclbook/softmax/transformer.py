@@ -34,16 +34,16 @@ at the query token alone (the same numbers, less work).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from ..core.engine import TrainingHistory, train_family
+from ..core.reproducibility import torch_threads
 from ..core.validation import check_nonnegative, check_positive_int
 
-__all__ = ["SoftmaxICLTransformer", "train_in_context", "torch_threads", "PromptBatch"]
+__all__ = ["SoftmaxICLTransformer", "train_in_context", "PromptBatch"]
 
 #: ``((x, y, x_q), y_q)``: what a sampler for :func:`train_in_context` returns.
 PromptBatch = tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -149,27 +149,6 @@ class SoftmaxICLTransformer(nn.Module):
         return z[:, -1, :]
 
 
-@contextmanager
-def torch_threads(threads: int | None) -> Iterator[None]:
-    """Run a block with ``torch.set_num_threads(threads)``, then restore the previous count.
-
-    Small models run much faster on one thread: their matrices are too small to share, and
-    on a busy machine extra threads wait for each other (measured: a 1-layer width-8 model
-    took 11 ms per training step on one thread, 570 ms on two, with other jobs running).
-    ``None`` leaves the count unchanged.
-    """
-    if threads is None:
-        yield
-        return
-    threads = check_positive_int("threads", threads)
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 class _PackedInputs(nn.Module):
     """Adapter: ``forward((x, y, x_q))`` so that :func:`train_family` can drive one model."""
 
@@ -201,7 +180,8 @@ def train_in_context(
     Adam, linear warm-up then cosine decay, a fresh batch every step) applied to a single
     model, i.e. a family of shape ``()``; it returns its :class:`TrainingHistory`
     (``losses`` has one scalar per logged step).  ``model`` is left in ``eval`` mode.
-    ``threads``: PyTorch threads during training (default 1, see :func:`torch_threads`;
+    ``threads``: PyTorch threads during training (default 1, see
+    :func:`iclbook.core.reproducibility.torch_threads`;
     ``None`` keeps the current setting).
     """
     steps = check_positive_int("steps", steps)
