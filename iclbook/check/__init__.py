@@ -40,70 +40,9 @@ Checks by chapter (the exercises' self-check cells call these):
   :func:`best_head_count`.
 """
 
+from . import linear, parity
 from .engine import CheckResult, symbols, without_reference
-from .linear import (
-    best_rank,
-    best_step_size,
-    critical_label_noise,
-    curvature_expression,
-    direction_weight_expression,
-    effective_matrix,
-    feature_curvatures,
-    feature_gains,
-    gain_expression,
-    loss_of_matrix,
-    noise_threshold,
-    noisy_risk,
-    optimal_loss,
-    optimal_matrix,
-    preconditioned_gd_step,
-    prompt_shapes,
-    reduced_predict,
-)
-from .parity import (
-    best_head_count,
-    head_curvature_expression,
-    head_curvatures,
-    head_gain_expression,
-    head_gains,
-    head_weight_expression,
-    noise_factor,
-    noise_factor_expression,
-    optimal_head_weights,
-    parity_noisy_loss,
-    parity_optimal_loss,
-)
+from .linear import *  # noqa: F403 - the checks of chapters 1-6
+from .parity import *  # noqa: F403 - the checks of chapters 7-9
 
-__all__ = [
-    "CheckResult",
-    "prompt_shapes",
-    "noise_threshold",
-    "gain_expression",
-    "curvature_expression",
-    "direction_weight_expression",
-    "head_gain_expression",
-    "head_curvature_expression",
-    "head_weight_expression",
-    "noise_factor_expression",
-    "reduced_predict",
-    "preconditioned_gd_step",
-    "effective_matrix",
-    "best_step_size",
-    "feature_gains",
-    "feature_curvatures",
-    "optimal_loss",
-    "optimal_matrix",
-    "loss_of_matrix",
-    "noisy_risk",
-    "best_rank",
-    "critical_label_noise",
-    "head_gains",
-    "head_curvatures",
-    "optimal_head_weights",
-    "parity_optimal_loss",
-    "noise_factor",
-    "parity_noisy_loss",
-    "best_head_count",
-    "symbols",
-    "without_reference",
-]
+__all__ = ["CheckResult", *linear.__all__, *parity.__all__, "symbols", "without_reference"]
