@@ -401,9 +401,10 @@ class ParityJudge:
 def run_engine_parity(prob: ParityProblem, judge: ParityJudge, device: torch.device
                       ) -> RunResult:
     """Time :func:`train_parity_family` (its defaults) to its own exact 1% target."""
-    from iclbook.parity.training import train_parity_family
+    from iclbook.parity.training import PARITY_TRAINING, train_parity_family
     sig = inspect.signature(train_parity_family)
-    kw = {n: sig.parameters[n].default for n in ("steps", "batch", "lr", "init", "check_every")}
+    kw = {n: getattr(PARITY_TRAINING, n) for n in ("steps", "batch", "lr", "check_every")}
+    kw["init"] = sig.parameters["init"].default
     S, counts, pv = len(prob.seeds), prob.head_counts, np.array(prob.p)
     run = dict(device=device, n_heldout=1000, progress=False)
     train_parity_family(pv, prob.N, counts, prob.seeds, steps=5, **run)    # warm-up
