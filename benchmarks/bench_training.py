@@ -10,8 +10,8 @@ Usage::
 Both programs train the same models on the same problem, from fresh prompts at every step, and
 both are timed until *every* model is within 1% of its closed-form optimum:
 
-(a) **the engine** -- :func:`iclbook.linear_training.train_linear_family` (Setting 1, the
-    settings in ``ENGINE_LINEAR``) and :func:`iclbook.parity_training.train_parity_family`
+(a) **the engine** -- :func:`iclbook.linear.training.train_linear_family` (Setting 1, the
+    settings in ``ENGINE_LINEAR``) and :func:`iclbook.parity.training.train_parity_family`
     (Setting 2, its defaults), both with ``target_gap=0.01``: every model of the grid
     (sizes x seeds) in one tensor program, Adam on the sum of the per-model losses, cosine
     schedule, early stop on its own check of the target.
@@ -28,10 +28,10 @@ The *judge* is the same for both and independent of the engine's own stopping ru
 
 * Setting 1 (linear): ``L(model) / L*_r - 1`` **nearly exactly**: the part of the prediction
   odd in the task is ``h^T M_eff x_q``, whose loss is a closed form
-  (:func:`iclbook.linear_theory.loss_of_matrix`); the even part only adds its mean square,
+  (:func:`iclbook.linear.theory.loss_of_matrix`); the even part only adds its mean square,
   estimated on ``--judge-prompts`` held-out prompts per seed (see :class:`LinearJudge`).
 * Setting 2 (parity): the **exact** population loss ``L(A)`` of the model's kernel matrix
-  (:func:`iclbook.parity_theory.kernel_loss`) against ``L*_m`` -- no sampling at all.
+  (:func:`iclbook.parity.theory.kernel_loss`) against ``L*_m`` -- no sampling at all.
 
 The reference is checked every ``--ref-check-every`` steps with its timer paused (checks cost
 it nothing); the engine's time includes its own target checks.  So the comparison favours
@@ -76,13 +76,18 @@ try:
 except ImportError:  # pragma: no cover - set-up message
     raise SystemExit("install the book's package first: pip install -e . (see README)") from None
 
-from iclbook.linear_data import embed_prompts, sample_linear_prompts  # noqa: E402
-from iclbook.linear_theory import (  # noqa: E402
+from iclbook.linear.data import embed_prompts, sample_linear_prompts  # noqa: E402
+from iclbook.linear.lsa import (
+    effective_matrix,
+    lsa_forward,
+    lsa_predict,
+    reduced_predict,
+)
+from iclbook.linear.theory import (
     loss_of_matrix,
     optimal_loss,
     spectral_covariance,
 )
-from iclbook.lsa import effective_matrix, lsa_forward, lsa_predict, reduced_predict  # noqa: E402
 
 TARGET = 0.01                 #: every model within 1% of its optimum
 REF_LR = 1e-3                 #: reference learning rate (constant)
@@ -260,11 +265,11 @@ class LinearJudge:
     """``L(model) / L*_r - 1`` for any weights, nearly exactly (Setting 1).
 
     The prediction's part odd in the task is ``h^T M_eff x_q``
-    (:func:`iclbook.lsa.effective_matrix`), whose population loss is the closed form
-    :func:`iclbook.linear_theory.loss_of_matrix` of ``M_eff^T``; the even part is uncorrelated
+    (:func:`iclbook.linear.lsa.effective_matrix`), whose population loss is the closed form
+    :func:`iclbook.linear.theory.loss_of_matrix` of ``M_eff^T``; the even part is uncorrelated
     with it and with ``y_q`` (symmetry ``w -> -w``) and adds its mean square, estimated on
     fixed held-out prompts (per seed, a seed of their own) with the full-layer prediction
-    :func:`iclbook.lsa.lsa_predict`.  Only that small second term carries Monte Carlo error.
+    :func:`iclbook.linear.lsa.lsa_predict`.  Only that small second term carries Monte Carlo error.
     """
 
     def __init__(self, prob: LinearProblem, n_prompts: int, device: torch.device) -> None:
@@ -314,7 +319,7 @@ def run_engine_linear(prob: LinearProblem, judge: LinearJudge, device: torch.dev
                       recipe: Recipe = RECIPE_V01) -> RunResult:
     """Time :func:`train_linear_family` (``recipe``) to its own 1% target, then judge every
     model."""
-    from iclbook.linear_training import train_linear_family
+    from iclbook.linear.training import train_linear_family
     rk = recipe.linear_kw
     kw = dict(rk, device=device, n_heldout=1000, progress=False)
     # warm-up: a few steps on the same shapes (allocator, kernels), not timed
@@ -446,15 +451,15 @@ class ParityJudge:
     """Exact population loss ``L(A)`` of a model's kernel matrix against ``L*_m``."""
 
     def __init__(self, prob: ParityProblem) -> None:
-        from iclbook.parity_theory import optimal_loss as parity_optimal_loss
+        from iclbook.parity.theory import optimal_loss as parity_optimal_loss
         self.prob = prob
         self.L_star = {m: parity_optimal_loss(np.array(prob.p), prob.N, m)
                        for m in prob.head_counts}
 
     @torch.no_grad()
     def gap(self, m: int, W: torch.Tensor, a: torch.Tensor) -> float:
-        from iclbook.parity_models import kernel_matrix
-        from iclbook.parity_theory import kernel_loss
+        from iclbook.parity.models import kernel_matrix
+        from iclbook.parity.theory import kernel_loss
         A = kernel_matrix(W.detach().double().cpu(), a.detach().double().cpu()).numpy()
         return float(kernel_loss(A, np.array(self.prob.p), self.prob.N)) / self.L_star[m] - 1
 
@@ -462,7 +467,7 @@ class ParityJudge:
 def run_engine_parity(prob: ParityProblem, judge: ParityJudge, device: torch.device,
                       recipe: Recipe = RECIPE_V01) -> RunResult:
     """Time :func:`train_parity_family` (``recipe``) to its own exact 1% target."""
-    from iclbook.parity_training import train_parity_family
+    from iclbook.parity.training import train_parity_family
     kw = recipe.parity_kw
     S, counts, pv = len(prob.seeds), prob.head_counts, np.array(prob.p)
     run = dict(kw, device=device, n_heldout=1000, progress=False)
@@ -503,8 +508,8 @@ def _reference_parity_model(prob: ParityProblem, s_index: int, m: int, judge: Pa
                             device: torch.device, max_steps: int, check_every: int
                             ) -> tuple[float, int, float, bool]:
     """One parity model the reference way; returns (seconds, steps, final gap, reached)."""
-    from iclbook.parity_data import embed_parity_prompts, sample_parity_prompts
-    from iclbook.parity_models import symmetric_traceless, two_layer_forward
+    from iclbook.parity.data import embed_parity_prompts, sample_parity_prompts
+    from iclbook.parity.models import symmetric_traceless, two_layer_forward
     d, seed = prob.d, prob.seeds[s_index]
     g_init = torch.Generator().manual_seed(30_000 + 100 * seed + m)
     B = (REF_INIT_STD * torch.randn(m, d, d, generator=g_init)).to(device).requires_grad_()

@@ -5,8 +5,8 @@ Usage::
     python benchmarks/profile_engine.py              # 2 threads, CPU
     python benchmarks/profile_engine.py --threads 1
 
-Runs the training loop of :func:`iclbook.linear_training.train_linear_family` (Setting 1,
-``sampler="gram"``) and :func:`iclbook.parity_training.train_parity_family` (Setting 2,
+Runs the training loop of :func:`iclbook.linear.training.train_linear_family` (Setting 1,
+``sampler="gram"``) and :func:`iclbook.parity.training.train_parity_family` (Setting 2,
 ``inputs="features"``) on the benchmark grids, step by step with the same calls, and times
 each phase with ``time.perf_counter`` (CPU: every op is synchronous): drawing the data,
 forward, backward, the Adam step, and one target check.  It also times two floors: the
@@ -31,9 +31,9 @@ import torch  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_training as bt  # noqa: E402
 
-from iclbook import linear_training as lt  # noqa: E402
-from iclbook import parity_training as pt  # noqa: E402
-from iclbook.training import cosine_lr  # noqa: E402
+from iclbook.core.engine import cosine_lr  # noqa: E402
+from iclbook.linear import training as lt  # noqa: E402
+from iclbook.parity import training as pt  # noqa: E402
 
 
 def _phases(view, sample, params, steps: int, lr: float, horizon: int, check=None):

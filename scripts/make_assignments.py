@@ -1,5 +1,6 @@
 """Generate or check assignments/ and the student sources: the same as ``python -m
-iclbook.course`` (the code lives in :mod:`iclbook.course.assignments`).
+iclbook.course`` (the command line is :mod:`iclbook.course.assignments`; the work is done by
+:mod:`iclbook.course.markup`, ``markdown``, ``nbgrader`` and ``student``).
 
 Usage:
     python scripts/make_assignments.py            # write assignments/
@@ -9,7 +10,6 @@ Usage:
 
 import sys
 
-from iclbook.course.assignments import *  # noqa: F403 - the old module's names, for scripts
 from iclbook.course.assignments import main
 
 if __name__ == "__main__":

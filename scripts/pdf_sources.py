@@ -5,7 +5,7 @@ Usage: python scripts/pdf_sources.py DEST             (run by scripts/build_pdf.
 
 A widget output of a notebook holds a widget view (for a browser) and its text repr
 ("VBox(children=...)"); LaTeX can show neither, so the PDF would print the repr. The book's
-widgets (:func:`iclbook.widgets.explorer`, live mode) draw their default frame into an
+widgets (:func:`iclbook.core.widgets.explorer`, live mode) draw their default frame into an
 ``Image`` widget whose PNG is in the widget state stored in the notebook's metadata. This
 script copies the book's sources to DEST (without .git, .venv, _build, tests, ...) and adds
 that default frame to each widget output as ``image/png``, which the LaTeX build renders; the

@@ -2,7 +2,7 @@
 
 Usage: python scripts/run_icl_classification.py [--out PATH]
 
-Trains the family of ``iclbook.icl_classification.FULL_CONFIG`` (4 sizes x 5 seeds of small
+Trains the family of ``iclbook.softmax.classification.FULL_CONFIG`` (4 sizes x 5 seeds of small
 softmax transformers, 800 steps each) on the prior-vs-context classification task and sweeps
 flipped demonstration labels and input noise.  Takes about 10-30 minutes on a laptop CPU.
 Deterministic for a given machine and thread count (one PyTorch thread).
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import iclbook
-from iclbook.icl_classification import FULL_CONFIG, run_demo, save_results
+from iclbook.softmax.classification import FULL_CONFIG, run_demo, save_results
 
 ROOT = Path(__file__).resolve().parents[1]
 

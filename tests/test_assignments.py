@@ -21,11 +21,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from iclbook.course import assignments as ma
+from iclbook.course import assignments, markdown, markup, nbgrader
 
 ROOT = Path(__file__).resolve().parents[1]
 
-NAMES = [name for name, _, _ in ma.PARTS]
+NAMES = [name for name, _, _ in nbgrader.PARTS]
 CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
 
 
@@ -50,30 +50,30 @@ def _errors(cell: nbformat.NotebookNode) -> list[str]:
 
 
 def test_committed_assignments_match_the_generator():
-    files = ma.generate()
+    files = nbgrader.generate()
     stale = [str(p.relative_to(ROOT)) for p, text in files.items()
              if not p.exists() or p.read_text(encoding="utf-8") != text]
     assert not stale, f"regenerate with `python -m iclbook.course`: {stale}"
-    assert ma.stale_files() == []
+    assert nbgrader.stale_files() == []
 
 
 def test_check_fails_on_a_stale_file(tmp_path, capsys):
     out = tmp_path / "assignments"
     shutil.copytree(ROOT / "assignments", out)
-    assert ma.main(["--check", "--out", str(out)]) == 0
+    assert assignments.main(["--check", "--out", str(out)]) == 0
     nb = out / "source" / "setting1" / "setting1.ipynb"
     nb.write_text(nb.read_text(encoding="utf-8").replace("Autograder test", "Autograder tst"),
                   encoding="utf-8")
-    assert ma.main(["--check", "--out", str(out)]) == 1
+    assert assignments.main(["--check", "--out", str(out)]) == 1
     assert "stale:" in capsys.readouterr().out
-    assert ma.main(["--out", str(out)]) == 0  # regenerating repairs it
-    assert ma.main(["--check", "--out", str(out)]) == 0
+    assert assignments.main(["--out", str(out)]) == 0  # regenerating repairs it
+    assert assignments.main(["--check", "--out", str(out)]) == 0
     (out / "handout" / "setting2.ipynb").unlink()
-    assert ma.main(["--check", "--out", str(out)]) == 1
-    ma.main(["--out", str(out)])
+    assert assignments.main(["--check", "--out", str(out)]) == 1
+    assignments.main(["--out", str(out)])
     (out / "source" / "old_part").mkdir()
     (out / "source" / "old_part" / "old_part.ipynb").write_text("{}", encoding="utf-8")
-    assert ma.main(["--check", "--out", str(out)]) == 1
+    assert assignments.main(["--check", "--out", str(out)]) == 1
     assert "unexpected:" in capsys.readouterr().out
 
 
@@ -102,20 +102,20 @@ def test_nbgrader_markup_is_well_formed(name):
         assert set(meta) >= {"grade", "solution", "locked", "grade_id", "task"}
         assert (meta["points"] > 0) if meta["grade"] else ("points" not in meta)
         assert r.metadata["nbgrader"] == meta
-        assert ma.BEGIN not in r.source and ma.END not in r.source
+        assert markup.BEGIN not in r.source and markup.END not in r.source
         if meta["solution"]:
-            assert ma.BEGIN in s.source and ma.END in s.source
-            stub = ma.CODE_STUB if s.cell_type == "code" else ma.TEXT_STUB
+            assert markup.BEGIN in s.source and markup.END in s.source
+            stub = markup.CODE_STUB if s.cell_type == "code" else markup.TEXT_STUB
             assert all(line.strip() in r.source for line in stub.split("\n"))
             assert r.metadata["deletable"] is False and "editable" not in r.metadata
         else:
-            assert ma.strip_hidden_tests(s.source) == r.source
+            assert markup.strip_hidden_tests(s.source) == r.source
             assert r.metadata["deletable"] is False and r.metadata["editable"] is False
         if meta["grade"] and s.cell_type == "code":
             assert meta["locked"] and "assert result" in s.source
-            assert ma.BEGIN_HIDDEN in s.source and "check.without_reference(" in s.source
-            assert ma.BEGIN_HIDDEN not in r.source and "without_reference" not in r.source
-            assert r.source == ma.strip_hidden_tests(s.source)
+            assert markup.BEGIN_HIDDEN in s.source and "check.without_reference(" in s.source
+            assert markup.BEGIN_HIDDEN not in r.source and "without_reference" not in r.source
+            assert r.source == markup.strip_hidden_tests(s.source)
         if s.cell_type == "code":
             assert not s.outputs and not r.outputs
 
@@ -130,16 +130,16 @@ def test_every_part_has_autograded_tests(name):
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_exercise_markup(path):
-    chapter = ma.parse_chapter(path)
+    chapter = markup.parse_chapter(path)
     nb = nbformat.read(path, 4)
-    if ma.exercise_section(nb):
+    if markup.exercise_section(nb):
         assert len(chapter.exercises) >= 3, "every chapter ends with at least 3 exercises"
     for ex in chapter.exercises:
         for stub in ex.stub_cells:
             assert ex.solution_cells, f"{ex.label}: a stub without a solution cell"
-            assert stub.source == ma.expected_stub(ex.solution_cells[0].source), ex.label
+            assert stub.source == markup.expected_stub(ex.solution_cells[0].source), ex.label
         for c in ex.check_cells:
-            ma.test_source(c.source)  # ends with a check call
+            nbgrader.test_source(c.source)  # ends with a check call
             shown = "".join(str(o.get("data", {}).get("text/plain", o.get("text", "")))
                             for o in c.get("outputs", []))
             assert shown.startswith("✓"), f"{ex.label}: the chapter's self-check says {shown!r}"
@@ -171,41 +171,42 @@ def test_student_stubs_fail_every_test(name):
 
 def test_strip_solutions_follows_nbgrader():
     src = "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\nprint(1)"
-    out, replaced = ma.strip_solutions(src, "code")
+    out, replaced = markup.strip_solutions(src, "code")
     assert replaced
     assert out == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()\nprint(1)"
-    assert ma.strip_solutions("text", "markdown") == ("text", False)
+    assert markup.strip_solutions("text", "markdown") == ("text", False)
     with pytest.raises(RuntimeError):
-        ma.strip_solutions("### BEGIN SOLUTION\nx = 1", "code")
-    assert ma.expected_stub("a = None\n### BEGIN SOLUTION\na = 1\n### END SOLUTION") == \
+        markup.strip_solutions("### BEGIN SOLUTION\nx = 1", "code")
+    assert markup.expected_stub("a = None\n### BEGIN SOLUTION\na = 1\n### END SOLUTION") == \
         "a = None\n# YOUR CODE HERE"
 
 
 def test_test_cells_assert_the_check():
-    out = ma.test_source("x = 1\ncheck.noise_threshold(\n    x)")
-    visible = ma.strip_hidden_tests(out)
+    out = nbgrader.test_source("x = 1\ncheck.noise_threshold(\n    x)")
+    visible = markup.strip_hidden_tests(out)
     assert visible.splitlines()[-1] == "assert result, result.message"
     assert "result = check.noise_threshold(\n    x)" in out and "x = 1" in out
     hidden = out.split("### BEGIN HIDDEN TESTS\n", 1)[1]
     assert "hidden = check.without_reference(check.noise_threshold, x)" in hidden
     assert hidden.splitlines()[-2:] == ["assert hidden, hidden.message", "### END HIDDEN TESTS"]
-    kw = ma.test_source("check.prompt_shapes(shapes, d=5)")
+    kw = nbgrader.test_source("check.prompt_shapes(shapes, d=5)")
     assert "check.without_reference(check.prompt_shapes, shapes, d=5)" in kw
-    assert ma.BEGIN_HIDDEN not in ma.test_source("f(x)")  # not a check call: no hidden test
+    # not a check call: no hidden test
+    assert markup.BEGIN_HIDDEN not in nbgrader.test_source("f(x)")
     with pytest.raises(ValueError):
-        ma.test_source("x = check.noise_threshold(1)")
+        nbgrader.test_source("x = check.noise_threshold(1)")
 
 
 def test_strip_hidden_tests_follows_nbgrader():
     src = "a = 1\n### BEGIN HIDDEN TESTS\nassert a == 1\n### END HIDDEN TESTS\nprint(a)"
-    assert ma.strip_hidden_tests(src) == "a = 1\nprint(a)"
+    assert markup.strip_hidden_tests(src) == "a = 1\nprint(a)"
     with pytest.raises(RuntimeError):
-        ma.strip_hidden_tests("### BEGIN HIDDEN TESTS\nx")
+        markup.strip_hidden_tests("### BEGIN HIDDEN TESTS\nx")
 
 
 def test_plain_markdown_replaces_roles():
     bib = {"shi2024why": "Shi et al. (2024)"}
-    text = ma.plain_markdown("{cite:t}`shi2024why` and {cite}`shi2024why`; {ref}`fidelity`; "
+    text = markdown.plain_markdown("{cite:t}`shi2024why` and {cite}`shi2024why`; {ref}`fidelity`; "
                              "{prf:ref}`lem-x`; {ref}`the text <lab>`", bib,
                              {"lem-x": "Lemma (X) of chapter 3"})
     assert text == ("Shi et al. (2024) and (Shi et al., 2024); the book's “Notes on fidelity”; "
@@ -223,11 +224,11 @@ def test_generator_tolerates_difficulty_suffixes(tmp_path):
                                  cell.source, flags=re.M)
     copy = tmp_path / path.name
     nbformat.write(nb, copy)
-    before, after = ma.parse_chapter(path), ma.parse_chapter(copy)
+    before, after = markup.parse_chapter(path), markup.parse_chapter(copy)
     assert [e.label for e in after.exercises] == [e.label for e in before.exercises]
     assert all(e.title.endswith(" (hard)") for e in after.exercises)
-    src = ma.build_source("part", "Part", [after])
-    ref = ma.build_source("part", "Part", [before])
+    src = nbgrader.build_source("part", "Part", [after])
+    ref = nbgrader.build_source("part", "Part", [before])
     assert [c.id for c in src.cells] == [c.id for c in ref.cells]
     assert [c.metadata for c in src.cells] == [c.metadata for c in ref.cells]
     assert sum("(hard)" in c.source for c in src.cells) == len(after.exercises)

@@ -10,10 +10,14 @@ import pytest
 import sympy as sp
 import torch
 
-from iclbook import check, lsa
-from iclbook import linear_theory as lt
-from iclbook import noise_theory as nt
-from iclbook import parity_theory as pt
+from iclbook import check
+from iclbook.check import engine
+from iclbook.check import linear as check_linear
+from iclbook.check import parity as check_parity
+from iclbook.linear import lsa
+from iclbook.linear import noise as nt
+from iclbook.linear import theory as lt
+from iclbook.parity import theory as pt
 
 lam, N, T = check.symbols("lam N T")
 (p,) = check.symbols("p")
@@ -79,20 +83,20 @@ def test_prompt_shapes():
 
 EXPRESSIONS = {
     # check: (reference, spec, [wrong answers])
-    "noise_threshold": ((N + 1) * lam + T, check._THRESHOLD,
+    "noise_threshold": ((N + 1) * lam + T, check_linear._THRESHOLD,
                         [N * lam + T, ((N + 1) * lam + T) / N, -(N + 1) * lam - T, lam * N,
                          2 * ((N + 1) * lam + T), (N + 1) * lam + T + 1, (N + 2) * lam + T]),
-    "gain_expression": ((N + 1) / N * lam + T / N, check._GAIN,
+    "gain_expression": ((N + 1) / N * lam + T / N, check_linear._GAIN,
                         [lam + T / N, (N + 1) / N * lam, N / (N + 1) * lam + T / N, lam,
                          2 * ((N + 1) / N * lam + T / N), (N + 1) / N * lam - T / N]),
-    "direction_weight_expression": (N / ((N + 1) * lam + T), check._WEIGHT,
+    "direction_weight_expression": (N / ((N + 1) * lam + T), check_linear._WEIGHT,
                                     [1 / lam, ((N + 1) * lam + T) / N, N / ((N + 1) * lam),
                                      1 / ((N + 1) * lam + T)]),
-    "head_gain_expression": (p + (1 - p) / N, check._HEAD_GAIN,
+    "head_gain_expression": (p + (1 - p) / N, check_parity._HEAD_GAIN,
                              [p, p + 1 / N, 1 - p + p / N, 2 * p + 2 * (1 - p) / N]),
-    "head_weight_expression": (p / (p + (1 - p) / N), check._HEAD_WEIGHT,
+    "head_weight_expression": (p / (p + (1 - p) / N), check_parity._HEAD_WEIGHT,
                                [sp.Integer(1), p, (p + (1 - p) / N) / p, -p / (p + (1 - p) / N)]),
-    "noise_factor_expression": ((1 - 2 * eta) * (1 - 2 * rho) ** 2, check._KAPPA,
+    "noise_factor_expression": ((1 - 2 * eta) * (1 - 2 * rho) ** 2, check_parity._KAPPA,
                                 [(1 - 2 * eta) * (1 - 2 * rho), 1 - 2 * eta,
                                  (1 - eta) * (1 - rho) ** 2, (1 - 2 * eta) ** 2 * (1 - 2 * rho)]),
 }
@@ -130,7 +134,7 @@ def test_expression_check_accepts_the_reference_and_equivalent_forms(name):
     rng = np.random.default_rng(0)
     for _ in range(5):
         point = spec.sample(rng)
-        assert math.isclose(check._eval(spec.reference(), point), spec.numeric(**point),
+        assert math.isclose(engine.evaluate(spec.reference(), point), spec.numeric(**point),
                             rel_tol=1e-10)
 
 
@@ -183,7 +187,7 @@ FUNCTIONS = {
     "reduced_predict": lsa.reduced_predict,
     "preconditioned_gd_step": lsa.preconditioned_gd_step,
     "effective_matrix": lsa.effective_matrix,
-    "best_step_size": check._best_step_reference,
+    "best_step_size": check_linear._best_step_reference,
     "head_gains": pt.head_gains,
     "optimal_head_weights": pt.optimal_head_weights,
     "parity_optimal_loss": pt.optimal_loss,
@@ -209,13 +213,14 @@ def _wrong_versions(ref):
 
 def _capture_cases(monkeypatch, name):
     seen = {}
-    original = check._check_function
+    original = engine.check_function
 
     def spy(answer, n, reference, cases, *args, **kw):
         seen["cases"] = list(cases)
         return original(answer, n, reference, cases, *args, **kw)
 
-    monkeypatch.setattr(check, "_check_function", spy)
+    monkeypatch.setattr(check_linear, "check_function", spy)
+    monkeypatch.setattr(check_parity, "check_function", spy)
     getattr(check, name)(FUNCTIONS[name])
     monkeypatch.undo()
     return seen["cases"]

@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 import torch
 
-from iclbook.linear_data import embed_prompts, sample_linear_prompts
-from iclbook.linear_models import LinearAttentionFamily
-from iclbook.linear_training import data_seed, train_linear_family
-from iclbook.lsa import lsa_forward
-from iclbook.parity_data import embed_parity_prompts, sample_parity_prompts
-from iclbook.parity_models import ParityAttentionFamily, symmetric_traceless, two_layer_forward
-from iclbook.parity_theory import kernel_loss, optimal_loss
-from iclbook.parity_training import train_parity_family
-from iclbook.training import cosine_lr, train_family
+from iclbook.core.engine import cosine_lr, train_family
+from iclbook.linear.data import embed_prompts, sample_linear_prompts
+from iclbook.linear.lsa import lsa_forward
+from iclbook.linear.models import LinearAttentionFamily
+from iclbook.linear.training import data_seed, train_linear_family
+from iclbook.parity.data import embed_parity_prompts, sample_parity_prompts
+from iclbook.parity.models import ParityAttentionFamily, symmetric_traceless, two_layer_forward
+from iclbook.parity.theory import kernel_loss, optimal_loss
+from iclbook.parity.training import train_parity_family
 
 SPECTRUM = np.array([1.0, 0.5, 0.25, 0.125])      # gapped, d = 4
 N = 16
@@ -197,7 +197,7 @@ def _gram_features(G, q, y):
 
 
 def test_gram_sampler_has_the_law_of_the_prompts_gram_matrices():
-    from iclbook.linear_training import sample_linear_grams
+    from iclbook.linear.training import sample_linear_grams
     n, lam = 40_000, SPECTRUM
     G, q, y = sample_linear_grams(n, N, lam, generator=torch.Generator().manual_seed(5),
                                   dtype=torch.float64)
@@ -219,7 +219,7 @@ def test_gram_sampler_has_the_law_of_the_prompts_gram_matrices():
 
 def test_gram_sampler_fails_on_planted_errors(monkeypatch):
     """The moment test above would catch a wrong chi-square count or a decoupled task."""
-    from iclbook import linear_training as lt
+    from iclbook.linear import training as lt
     real = torch._standard_gamma
     monkeypatch.setattr(torch, "_standard_gamma", lambda a, generator: real(a - 0.5,
                                                                             generator=generator))
@@ -242,7 +242,7 @@ def test_gram_sampler_fails_on_planted_errors(monkeypatch):
 
 
 def test_gram_predict_is_the_family_forward():
-    from iclbook.linear_training import gram_predict
+    from iclbook.linear.training import gram_predict
     fam = LinearAttentionFamily(4, [1, 2, 4], [0, 1], init="random", dtype=torch.float64)
     E = embed_prompts(sample_linear_prompts((2, 300), N, SPECTRUM, seed=3, dtype=torch.float64))
     G = E @ E.transpose(-1, -2)
@@ -250,7 +250,7 @@ def test_gram_predict_is_the_family_forward():
 
 
 def test_parity_features_give_the_family_forward():
-    from iclbook.parity_training import _FeatureView, parity_features
+    from iclbook.parity.training import _FeatureView, parity_features
     fam = ParityAttentionFamily(6, [1, 2, 3], [0, 1], dtype=torch.float64)
     pr = sample_parity_prompts((2, 300), 8, P, eta=0.2, rho=0.1, seed=3, dtype=torch.float64)
     out = _FeatureView(fam)(parity_features(pr))
@@ -264,7 +264,7 @@ def test_new_linear_recipe_stops_within_one_percent_and_its_check_is_a_true_boun
     assert res.history.reached_target is True and res.history.stopped_at < 600
     tol = 0.01 + 3 * res.paired_se / res.reference_loss
     assert np.all(res.paired_gap <= tol), res.summary()
-    from iclbook.linear_training import _CheckSet
+    from iclbook.linear.training import _CheckSet
     cs = _CheckSet(res.model, SPECTRUM, N, None, 20_000, 99_999)
     odd, full = cs.odd_gaps(res.model), cs.closed_form_gaps(res.model)
     assert np.all(odd <= full + 1e-9) and np.all(full <= 0.01)
@@ -294,7 +294,7 @@ def test_parity_inputs_are_validated():
 
 
 def test_shared_gram_evaluation_gives_the_same_losses():
-    from iclbook.linear_training import _losses_on_prompts
+    from iclbook.linear.training import _losses_on_prompts
     fam = LinearAttentionFamily(4, [1, 2, 4], [0, 1, 2], init="random")
     a = _losses_on_prompts(fam, SPECTRUM, N, None, 0.0, 0.0, 5000, 1)
     b = _losses_on_prompts(fam, SPECTRUM, N, None, 0.0, 0.0, 5000, 1, shared_gram=True)

@@ -16,7 +16,10 @@ from unittest import mock
 import pytest
 
 from iclbook import check
-from iclbook import linear_theory as lt
+from iclbook.check import engine
+from iclbook.check import linear as check_linear
+from iclbook.check import parity as check_parity
+from iclbook.linear import theory as lt
 
 CHECKS = [name for name in check.__all__ if name not in ("CheckResult", "symbols",
                                                             "without_reference")]
@@ -24,8 +27,9 @@ CHECKS = [name for name in check.__all__ if name not in ("CheckResult", "symbols
 
 def reference_of(name: str):
     seen = []
-    with mock.patch.object(check, "_check_function",
-                           side_effect=lambda *a, **k: seen.append(a[2])):
+    spy = mock.Mock(side_effect=lambda *a, **k: seen.append(a[2]))
+    with mock.patch.object(check_linear, "check_function", spy), \
+            mock.patch.object(check_parity, "check_function", spy):
         getattr(check, name)(len)
     return seen[0] if seen else None
 
@@ -85,7 +89,7 @@ def test_own_code_passes_the_hidden_test(name):
     own = types.FunctionType(ref.__code__, ref.__globals__, "own", ref.__defaults__)
     # ... unless the reference is itself built on an equivalent that is blocked with it
     # (best_head_count = argmin of noisy_loss_curve): then the copy calls iclbook too
-    built_on = {f.__name__ for f in check._equivalents().get(ref, ())} & _names(ref.__code__)
+    built_on = {f.__name__ for f in engine.equivalents().get(ref, ())} & _names(ref.__code__)
     result = check.without_reference(getattr(check, name), own)
     assert bool(result) is not bool(built_on), (name, built_on, result.message)
 
@@ -112,10 +116,10 @@ def test_restored_after_an_exception():
 
 def test_blocked_message_is_the_one_raised():
     # the swapped-in code runs with the reference module's globals: builtins only
-    refuse = types.FunctionType(check._refuse.__code__, {"__builtins__": __builtins__})
+    refuse = types.FunctionType(engine.refuse.__code__, {"__builtins__": __builtins__})
     with pytest.raises(RuntimeError) as err:
         refuse(1, x=2)
-    assert str(err.value) == check._BLOCKED_MESSAGE
+    assert str(err.value) == engine.BLOCKED_MESSAGE
 
 
 def test_without_reference_validates_the_check():

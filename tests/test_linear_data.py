@@ -1,11 +1,11 @@
-"""The Setting 1 prompt sampler and the embedding ``E`` (:mod:`iclbook.linear_data`)."""
+"""The Setting 1 prompt sampler and the embedding ``E`` (:mod:`iclbook.linear.data`)."""
 
 import numpy as np
 import pytest
 import torch
 
-from iclbook.linear_data import LinearPrompts, embed_prompts, sample_linear_prompts
-from iclbook.linear_theory import random_orthogonal, spectral_covariance
+from iclbook.linear.data import LinearPrompts, embed_prompts, sample_linear_prompts
+from iclbook.linear.theory import random_orthogonal, spectral_covariance
 
 LAM = [3.0, 1.5, 0.5]
 D = len(LAM)

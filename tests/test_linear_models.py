@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from iclbook.linear_data import embed_prompts, sample_linear_prompts
-from iclbook.linear_models import LinearAttentionFamily, model_seed
-from iclbook.lsa import effective_matrix, lsa_forward
+from iclbook.linear.data import embed_prompts, sample_linear_prompts
+from iclbook.linear.lsa import effective_matrix, lsa_forward
+from iclbook.linear.models import LinearAttentionFamily, model_seed
 
 SPECTRUM = [3.0, 1.0, 0.3]
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from iclbook.linear_symbolic import (
+from iclbook.linear.symbolic import (
     B_SYM,
     G_SYM,
     LAMBDA_SYM,
@@ -32,7 +32,7 @@ from iclbook.linear_symbolic import (
     square_matrix_symbols,
     symmetric_matrix_symbols,
 )
-from iclbook.linear_theory import (
+from iclbook.linear.theory import (
     feature_gains,
     loss_of_matrix,
     optimal_loss,

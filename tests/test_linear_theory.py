@@ -1,4 +1,4 @@
-"""Closed forms of Setting 1 (:mod:`iclbook.linear_theory`, Theorems A and B, chapters 3-6).
+"""Closed forms of Setting 1 (:mod:`iclbook.linear.theory`, Theorems A and B, chapters 3-6).
 
 Each closed form is checked against an independent computation (the population loss of a
 matrix, finite differences, random competitors, the exact task average), so that a wrong
@@ -8,7 +8,7 @@ formula makes a test fail.  Monte Carlo checks live in ``test_monte_carlo.py``.
 import numpy as np
 import pytest
 
-from iclbook.linear_theory import (
+from iclbook.linear.theory import (
     best_rank,
     feature_gains,
     loss_of_matrix,

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from iclbook.linear_models import LinearAttentionFamily
-from iclbook.linear_theory import (
+from iclbook.linear.models import LinearAttentionFamily
+from iclbook.linear.theory import (
     noisy_risk,
     optimal_loss,
     optimal_loss_curve,
     optimal_matrix,
     random_orthogonal,
 )
-from iclbook.linear_training import (
+from iclbook.linear.training import (
     LinearFamilyResult,
     data_seed,
     evaluate_linear_family,

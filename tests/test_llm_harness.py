@@ -15,8 +15,8 @@ import torch
 import iclbook
 import iclbook.llm as L
 import iclbook.llm.runner as runner
+from iclbook.core.reproducibility import CUBLAS_WORKSPACE, deterministic_mode
 from iclbook.llm.cli import main as cli_main
-from iclbook.reproducibility import CUBLAS_WORKSPACE, deterministic_mode
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

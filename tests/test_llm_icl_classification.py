@@ -1,11 +1,11 @@
-"""Tests of iclbook.icl_classification (chapter 10's CPU-scale prior-vs-context task)."""
+"""Tests of iclbook.softmax.classification (chapter 10's CPU-scale prior-vs-context task)."""
 
 import math
 
 import pytest
 import torch
 
-from iclbook import icl_classification as ic
+from iclbook.softmax import classification as ic
 
 
 def _gen(seed=0):

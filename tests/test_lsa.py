@@ -1,12 +1,11 @@
-"""The linear self-attention layer and its reduced form (:mod:`iclbook.lsa`, chapter 3)."""
+"""The linear self-attention layer and its reduced form (:mod:`iclbook.linear.lsa`, chapter 3)."""
 
 import numpy as np
 import pytest
 import torch
 
-from iclbook.linear_data import embed_prompts, sample_linear_prompts
-from iclbook.linear_theory import optimal_matrix, random_orthogonal
-from iclbook.lsa import (
+from iclbook.linear.data import embed_prompts, sample_linear_prompts
+from iclbook.linear.lsa import (
     effective_matrix,
     lsa_forward,
     lsa_predict,
@@ -14,6 +13,7 @@ from iclbook.lsa import (
     preconditioned_gd_step,
     reduced_predict,
 )
+from iclbook.linear.theory import optimal_matrix, random_orthogonal
 
 LAM = [2.0, 1.0, 0.5]
 D, N = 3, 6

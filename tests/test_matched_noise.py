@@ -1,30 +1,30 @@
 """Pretraining on noisy contexts (matched noise, chapter 6) and the loss-weighted error (chapter 5).
 
-* :func:`iclbook.noise_theory.matched_optimal_loss` agrees with a Monte Carlo estimate of the
+* :func:`iclbook.linear.noise.matched_optimal_loss` agrees with a Monte Carlo estimate of the
   risk of :func:`matched_optimal_matrix` on noisy contexts (10^5 prompts, 4 standard errors),
   and the same estimate rejects Theorem B's risk of the clean optimum (power to fail).
 * The matched optimum is a stationary point of ``loss_of_matrix`` with the same noise in the
   allowed directions and beats random rank-r matrices and the clean optimum.
-* :func:`iclbook.linear_theory.loss_weighted_error`: its square is the excess loss of any
+* :func:`iclbook.linear.theory.loss_weighted_error`: its square is the excess loss of any
   matrix over the full-rank optimum (computed independently by ``loss_of_matrix``).
 """
 
 import numpy as np
 import pytest
 
-from iclbook.linear_theory import (
+from iclbook.linear.monte_carlo import monte_carlo_linear_risk
+from iclbook.linear.noise import (
+    matched_optimal_loss,
+    matched_optimal_matrix,
+    noisy_curvatures,
+)
+from iclbook.linear.theory import (
     loss_of_matrix,
     loss_weighted_error,
     noisy_risk,
     optimal_matrix,
     random_orthogonal,
     spectral_covariance,
-)
-from iclbook.monte_carlo import monte_carlo_linear_risk
-from iclbook.noise_theory import (
-    matched_optimal_loss,
-    matched_optimal_matrix,
-    noisy_curvatures,
 )
 
 LAM = np.array([4.0, 2.0, 1.0, 0.5, 0.25])

@@ -1,4 +1,4 @@
-"""Monte Carlo estimates (:mod:`iclbook.monte_carlo`) and the Monte Carlo check of Theorems A
+"""Monte Carlo estimates (:mod:`iclbook.linear.monte_carlo`) and the Monte Carlo check of Theorems A
 and B: agreement within 4 standard errors at 10^5 prompts, and a wrong formula rejected by the
 same tolerance."""
 
@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from iclbook.linear_theory import (
+from iclbook.core.stats import MonteCarloEstimate, mean_with_se
+from iclbook.linear.monte_carlo import monte_carlo_linear_risk
+from iclbook.linear.theory import (
     feature_gains,
     loss_of_matrix,
     noisy_risk,
@@ -18,7 +20,6 @@ from iclbook.linear_theory import (
     random_orthogonal,
     spectral_covariance,
 )
-from iclbook.monte_carlo import MonteCarloEstimate, mean_with_stderr, monte_carlo_linear_risk
 
 LAM = np.array([3.0, 1.5, 0.75, 0.3])
 D, N = 4, 4
@@ -29,13 +30,13 @@ Z = 4.0
 
 # --------------------------------------------------------------------------- the estimator
 def test_estimate_helpers():
-    est = MonteCarloEstimate(mean=1.0, stderr=0.1, n=100)
+    est = MonteCarloEstimate(mean=1.0, se=0.1, n=100)
     assert est.z_score(0.8) == pytest.approx(2.0)
     assert est.z_score(1.3) == pytest.approx(-3.0)
     assert est.agrees_with(1.39) and not est.agrees_with(1.41)
     assert est.agrees_with(1.25, z=3) and not est.agrees_with(1.35, z=3)
     assert str(est) == "1.00000 ± 0.10000 (n = 100)"
-    exact = MonteCarloEstimate(mean=2.0, stderr=0.0, n=1)
+    exact = MonteCarloEstimate(mean=2.0, se=0.0, n=1)
     assert exact.z_score(1.0) == math.inf and exact.agrees_with(2.0)
 
 
@@ -49,10 +50,10 @@ def test_mean_with_stderr_combines_chunks_exactly():
             pos[0] += size
             return out
 
-        est = mean_with_stderr(draw, 1000, chunk=chunk)
+        est = mean_with_se(draw, 1000, chunk=chunk)
         assert est.n == 1000
         assert est.mean == pytest.approx(float(data.mean()), rel=1e-13)
-        assert est.stderr == pytest.approx(float(data.std() / math.sqrt(1000)), rel=1e-10)
+        assert est.se == pytest.approx(float(data.std() / math.sqrt(1000)), rel=1e-10)
 
 
 def test_mean_with_stderr_on_a_known_distribution():
@@ -62,14 +63,14 @@ def test_mean_with_stderr_on_a_known_distribution():
     def draw(size, gen):
         return -torch.log1p(-torch.rand(size, generator=gen, dtype=torch.float64))
 
-    est = mean_with_stderr(draw, n, seed=3, chunk=30_000)
+    est = mean_with_se(draw, n, seed=3, chunk=30_000)
     assert est.agrees_with(1.0, z=Z)
-    assert est.stderr == pytest.approx(1 / math.sqrt(n), rel=0.03)
+    assert est.se == pytest.approx(1 / math.sqrt(n), rel=0.03)
     # deterministic for a seed, different across seeds
-    assert mean_with_stderr(draw, 1000, seed=3).mean == mean_with_stderr(draw, 1000, seed=3).mean
-    assert mean_with_stderr(draw, 1000, seed=3).mean != mean_with_stderr(draw, 1000, seed=4).mean
-    one = mean_with_stderr(draw, 1)
-    assert one.n == 1 and one.stderr == 0.0
+    assert mean_with_se(draw, 1000, seed=3).mean == mean_with_se(draw, 1000, seed=3).mean
+    assert mean_with_se(draw, 1000, seed=3).mean != mean_with_se(draw, 1000, seed=4).mean
+    one = mean_with_se(draw, 1)
+    assert one.n == 1 and one.se == 0.0
 
 
 def test_mean_with_stderr_argument_errors():
@@ -77,11 +78,11 @@ def test_mean_with_stderr_argument_errors():
         return torch.zeros(size)
 
     with pytest.raises(ValueError, match="n must be an integer >= 1"):
-        mean_with_stderr(draw, 0)
+        mean_with_se(draw, 0)
     with pytest.raises(ValueError, match="chunk must be an integer >= 1"):
-        mean_with_stderr(draw, 10, chunk=0)
+        mean_with_se(draw, 10, chunk=0)
     with pytest.raises(ValueError, match="draw must return 10 samples, got 11"):
-        mean_with_stderr(lambda size, gen: torch.zeros(size + 1), 10)
+        mean_with_se(lambda size, gen: torch.zeros(size + 1), 10)
 
 
 # --------------------------------------------------------------------------- Theorems A and B
@@ -116,7 +117,7 @@ def test_wrong_formula_is_rejected():
     assert est.agrees_with(right, z=Z)
     assert not est.agrees_with(wrong, z=Z)
     # the gap is twice the tolerance, so the rejection does not hang on a lucky seed
-    assert abs(right - wrong) > 8 * est.stderr
+    assert abs(right - wrong) > 8 * est.se
 
 
 def test_fixed_task_and_general_matrix_by_monte_carlo():

@@ -35,12 +35,12 @@ import nbformat
 import pytest
 
 from iclbook import check
-from iclbook.course import assignments as ma
+from iclbook.course import markup, nbgrader
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTS = [name for name, _, _ in ma.PARTS]
+PARTS = [name for name, _, _ in nbgrader.PARTS]
 STUDENTS = ("solutions", "stubs", "one-right", "gaming")
 NBGRADER_DIRS = ("release", "submitted", "autograded", "feedback", "downloaded")
 
@@ -178,7 +178,7 @@ def test_release_is_the_committed_handout(graded):
         released = nbformat.read(root / "release" / part / f"{part}.ipynb", 4)
         handout = nbformat.read(ROOT / "assignments" / "handout" / f"{part}.ipynb", 4)
         assert [c.source for c in released.cells] == [c.source for c in handout.cells]
-        assert not any(ma.BEGIN_HIDDEN in c.source or "without_reference" in c.source
+        assert not any(markup.BEGIN_HIDDEN in c.source or "without_reference" in c.source
                        for c in released.cells)
 
 

@@ -4,7 +4,7 @@
   noise and both, at 10^5 prompts, within 4 standard errors -- and the same test rejects the
   formula without its input-noise term, so it has the power to fail.
 * ``best_rank`` equals ``d`` on clean contexts and never grows with the noise.
-* :mod:`iclbook.noise_theory` against independent computations, and its bad inputs.
+* :mod:`iclbook.linear.noise` against independent computations, and its bad inputs.
 * :mod:`iclbook.plots.noise` figures build (title, labels, legend) and reject bad input.
 """
 
@@ -12,15 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from iclbook.linear_theory import (
-    best_rank,
-    noisy_risk,
-    noisy_risk_fixed_task,
-    optimal_matrix,
-    random_orthogonal,
-)
-from iclbook.monte_carlo import monte_carlo_linear_risk
-from iclbook.noise_theory import (
+from iclbook.linear.monte_carlo import monte_carlo_linear_risk
+from iclbook.linear.noise import (
     best_rank_map,
     critical_label_noise,
     distraction_cost,
@@ -28,6 +21,13 @@ from iclbook.noise_theory import (
     fixed_task_increment,
     geometric_spectrum,
     noisy_risk_curve,
+)
+from iclbook.linear.theory import (
+    best_rank,
+    noisy_risk,
+    noisy_risk_fixed_task,
+    optimal_matrix,
+    random_orthogonal,
 )
 from iclbook.plots import noise as noise_plots
 

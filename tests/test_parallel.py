@@ -1,4 +1,4 @@
-"""Tests of iclbook.parallel: order, errors, and results independent of the worker count."""
+"""Tests of iclbook.core.parallel: order, errors, and results independent of the worker count."""
 
 import operator
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from iclbook import icl_classification as ic
-from iclbook.parallel import available_cores, default_workers, run_jobs
-from iclbook.parity_training import train_softmax_parity
+from iclbook.core.parallel import available_cores, default_workers, run_jobs
+from iclbook.softmax import classification as ic
+from iclbook.softmax.training import train_softmax_parity
 
 
 def test_results_come_back_in_job_order():

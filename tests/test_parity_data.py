@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from iclbook.linear_theory import random_orthogonal
-from iclbook.parity_data import embed_parity_prompts, pair_products, sample_parity_prompts
-from iclbook.parity_theory import pair_list
+from iclbook.linear.theory import random_orthogonal
+from iclbook.parity.data import embed_parity_prompts, pair_products, sample_parity_prompts
+from iclbook.parity.theory import pair_list
 
 P = [0.4, 0.3, 0.2, 0.1]
 

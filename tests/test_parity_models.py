@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from iclbook.linear_theory import random_orthogonal
-from iclbook.parity_data import embed_parity_prompts, sample_parity_prompts
-from iclbook.parity_models import (
+from iclbook.linear.theory import random_orthogonal
+from iclbook.parity.data import embed_parity_prompts, sample_parity_prompts
+from iclbook.parity.models import (
     ParityAttentionFamily,
     head_vectors,
     heads_from_kernel,
@@ -16,7 +16,7 @@ from iclbook.parity_models import (
     symmetric_traceless,
     two_layer_forward,
 )
-from iclbook.parity_theory import optimal_kernel
+from iclbook.parity.theory import optimal_kernel
 
 P = [0.4, 0.3, 0.2, 0.1]
 G = random_orthogonal(8, 1)
@@ -54,7 +54,7 @@ def test_scores_are_pair_features():
     pr = sample_parity_prompts(20, 4, P, dictionary=G, seed=0, dtype=torch.float64)
     s = torch.einsum("bnd,jde,bne->bjn", pr.x, W, pr.x)
     v = head_vectors(W, G)
-    from iclbook.parity_data import pair_products
+    from iclbook.parity.data import pair_products
     torch.testing.assert_close(s, torch.einsum("jk,bnk->bjn", v, pair_products(pr.phi)))
 
 

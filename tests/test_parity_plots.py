@@ -7,8 +7,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from iclbook.parity_models import optimal_parity_weights  # noqa: E402
-from iclbook.parity_theory import optimal_kernel  # noqa: E402
+from iclbook.parity.models import optimal_parity_weights  # noqa: E402
+from iclbook.parity.theory import optimal_kernel  # noqa: E402
 from iclbook.plots.parity import (  # noqa: E402
     draw_heads_frame,
     plot_head_maps,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from iclbook.parity_symbolic import (
+from iclbook.parity.symbolic import (
     ETA,
     KAPPA,
     N_SYM,
@@ -17,7 +17,7 @@ from iclbook.parity_symbolic import (
     symbolic_noisy_loss,
     symbolic_optimum,
 )
-from iclbook.parity_theory import (
+from iclbook.parity.theory import (
     noise_factor,
     noisy_loss,
     optimal_head_weights,

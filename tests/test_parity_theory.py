@@ -4,12 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from iclbook.parity_data import sample_parity_prompts
-from iclbook.parity_models import kernel_predict
-from iclbook.parity_theory import (
-    best_head_count,
+from iclbook.core.validation import (
     check_hidden_dim,
     check_importance,
+)
+from iclbook.parity.data import sample_parity_prompts
+from iclbook.parity.models import kernel_predict
+from iclbook.parity.monte_carlo import monte_carlo_parity
+from iclbook.parity.theory import (
+    best_head_count,
     head_curvatures,
     head_gains,
     importance_profile,
@@ -32,7 +35,6 @@ from iclbook.parity_theory import (
     task_gains,
     task_pair_indices,
 )
-from iclbook.parity_training import monte_carlo_parity
 
 P = [0.4, 0.3, 0.2, 0.1]
 N = 16

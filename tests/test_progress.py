@@ -1,4 +1,4 @@
-"""Progress bars (:mod:`iclbook.progress`): one line while running, no empty output after.
+"""Progress bars (:mod:`iclbook.core.progress`): one line while running, no empty output after.
 
 In a notebook a ``tqdm`` bar on stderr with ``leave=False`` erases its text but leaves an
 empty stderr output strip under the cell.  The notebook bar is an updatable display instead,
@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from iclbook.progress import EMPTY_BUNDLE, NotebookBar, in_kernel, progress_bar
+from iclbook.core.progress import EMPTY_BUNDLE, NotebookBar, in_kernel, progress_bar
 
 
 def test_not_in_a_kernel_under_pytest():
@@ -49,7 +49,7 @@ def test_terminal_bar_goes_to_stderr_and_is_erased(capsys):
 
 
 def test_in_kernel_picks_the_notebook_bar(monkeypatch):
-    monkeypatch.setattr("iclbook.progress.in_kernel", lambda: True)
+    monkeypatch.setattr("iclbook.core.progress.in_kernel", lambda: True)
     bar = progress_bar(2, "x")
     try:
         assert isinstance(bar, NotebookBar)
@@ -92,7 +92,7 @@ def _kernel_messages(code: str, env: dict[str, str]) -> list[dict]:
 
 TRAIN = """
 import torch
-from iclbook.training import train_family
+from iclbook.core.engine import train_family
 class Scale(torch.nn.Module):
     def __init__(self):
         super().__init__()

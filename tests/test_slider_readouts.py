@@ -8,8 +8,8 @@ A live ``FloatSlider`` shows its value through ``readout_format`` (ipywidgets' d
   ``ast``, nothing executed), build each one in live mode with a stand-in ``draw`` and, for
   every slider position, compare the readout with the value written with as many decimals as
   the step has (counted here from the step's decimal digits, independently of
-  :func:`iclbook.widgets.step_decimals`);
-- test :func:`iclbook.widgets.step_decimals` on hand-written cases and bad input.
+  :func:`iclbook.core.widgets.step_decimals`);
+- test :func:`iclbook.core.widgets.step_decimals` on hand-written cases and bad input.
 
 The readout is formatted with Python's ``format`` and the slider's ``readout_format``: for
 the fixed-point specs used here (``.kf``, ``d``) d3-format, which the front end uses, writes
@@ -27,7 +27,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import pytest
 
-from iclbook.widgets import Param, explorer, readout_format, step_decimals
+from iclbook.core.widgets import Param, explorer, readout_format, step_decimals
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 

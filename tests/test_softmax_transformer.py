@@ -1,9 +1,9 @@
-"""Tests of iclbook.softmax_transformer: shapes, determinism, invariance, errors, training."""
+"""Tests of iclbook.softmax.transformer: shapes, determinism, invariance, errors, training."""
 
 import pytest
 import torch
 
-from iclbook.softmax_transformer import SoftmaxICLTransformer, train_in_context
+from iclbook.softmax.transformer import SoftmaxICLTransformer, train_in_context
 
 
 def _prompt(B=5, N=7, d=3, seed=0):
@@ -164,7 +164,7 @@ def test_training_is_deterministic():
 
 
 def test_torch_threads_restores():
-    from iclbook.softmax_transformer import torch_threads
+    from iclbook.core.reproducibility import torch_threads
 
     before = torch.get_num_threads()
     with torch_threads(1):

@@ -18,7 +18,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from iclbook.course import assignments as ma
+from iclbook.course import markup
+from iclbook.course import student as edition
 from iclbook.course.solutions import (
     distinctive,
     exercise_bodies,
@@ -37,7 +38,7 @@ CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_student_notebook_has_no_solution(path):
     nb = nbformat.read(path, 4)
-    student = ma.student_notebook(nb)
+    student = edition.student_notebook(nb)
     text = notebook_text(student)
     full = notebook_text(nb)
     for label, pieces in solution_content(nb).items():
@@ -48,12 +49,12 @@ def test_student_notebook_has_no_solution(path):
         # a fragment may legitimately repeat text of the chapter outside the solution
         assert len(leaked) < len(frags), f"{label}: every fragment is still there"
     for cell in student.cells:
-        assert ma.BEGIN not in cell.source
-        assert "exercise-solution" not in ma.tags(cell)
-        names = {b.name for b in ma.directive_blocks(cell.source)} \
+        assert markup.BEGIN not in cell.source
+        assert "exercise-solution" not in markup.tags(cell)
+        names = {b.name for b in markup.directive_blocks(cell.source)} \
             if cell.cell_type == "markdown" else set()
         assert not names & {"solution", "solution-start", "solution-end"}
-        if "exercise-check" in ma.tags(cell):
+        if "exercise-check" in markup.tags(cell):
             assert not cell.outputs
     labels = set(exercise_bodies(nb))
     assert labels == set(exercise_bodies(student))  # every exercise is still there
@@ -86,7 +87,7 @@ def test_student_html_has_no_solution_text(student_html):
         page = student_html / "book" / f"{path.stem}.html"
         text = _page_text(page)
         raw = page.read_text(encoding="utf-8")
-        assert ma.BEGIN not in raw and 'class="solution' not in raw, path.stem
+        assert markup.BEGIN not in raw and 'class="solution' not in raw, path.stem
         for label, frags in distinctive(nb).items():
             leaked = [f for f in frags if f" {f} " in text]
             assert not leaked, f"{path.stem} {label}: solution text in the HTML: {leaked[:3]}"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from iclbook.linear_data import embed_prompts, sample_linear_prompts
-from iclbook.linear_models import LinearAttentionFamily
-from iclbook.training import TrainingHistory, cosine_lr, train_family
+from iclbook.core.engine import TrainingHistory, cosine_lr, train_family
+from iclbook.linear.data import embed_prompts, sample_linear_prompts
+from iclbook.linear.models import LinearAttentionFamily
 
 SPECTRUM = [2.0, 1.0]
 N = 8
@@ -171,7 +171,7 @@ def _restore_threads():
 
 
 def test_setup_takes_the_thread_count_from_iclbook_threads(monkeypatch, _restore_threads):
-    from iclbook.reproducibility import BOOK_THREADS, setup
+    from iclbook.core.reproducibility import BOOK_THREADS, setup
     monkeypatch.setenv("ICLBOOK_THREADS", "1")
     setup(seed=0)
     assert torch.get_num_threads() == 1
@@ -185,7 +185,7 @@ def test_setup_takes_the_thread_count_from_iclbook_threads(monkeypatch, _restore
 
 @pytest.mark.parametrize("value", ["0", "-2", "two", "1.5", "1025"])
 def test_setup_rejects_a_bad_iclbook_threads(monkeypatch, _restore_threads, value):
-    from iclbook.reproducibility import setup
+    from iclbook.core.reproducibility import setup
     monkeypatch.setenv("ICLBOOK_THREADS", value)
     with pytest.raises(ValueError, match=r"ICLBOOK_THREADS must be an integer in 1\.\.1024"):
         setup(seed=0)

@@ -1,11 +1,11 @@
-"""Argument checks of :mod:`iclbook.validation`: accepted values pass through, bad ones raise."""
+"""Argument checks of :mod:`iclbook.core.validation`: good values pass through, bad ones raise."""
 
 import math
 
 import numpy as np
 import pytest
 
-from iclbook.validation import (
+from iclbook.core.validation import (
     check_covariance,
     check_int_range,
     check_nonnegative,

@@ -1,4 +1,4 @@
-"""The book's widget builder (:mod:`iclbook.widgets`): live sliders and static JS-linked frames.
+"""The widget builder (:mod:`iclbook.core.widgets`): live sliders and static JS-linked frames.
 
 Static mode is what the web page shows: every frame must be there, every slider must be
 jslinked to every Stack of its level, and the frame shown for a slider position must be the
@@ -14,8 +14,8 @@ import pytest
 from ipywidgets.widgets.widget import _instances
 from ipywidgets.widgets.widget_link import Link
 
-from iclbook import widgets as iw
-from iclbook.widgets import LIVE_DPI, MAX_FRAMES, Param, explorer, mode, render_png
+from iclbook.core import widgets as iw
+from iclbook.core.widgets import LIVE_DPI, MAX_FRAMES, Param, explorer, mode, render_png
 
 
 def draw(a, b):

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import nbformat
 
-from . import assignments as ma
+from . import markup
+from . import student as edition
 
 WINDOW = 7  # words per fragment
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*|\d+(?:\.\d+)?")
@@ -67,12 +68,12 @@ def solution_content(nb: nbformat.NotebookNode) -> dict[str, list[tuple[str, str
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             opened = False
-            for b in ma.directive_blocks(cell.source):
+            for b in markup.directive_blocks(cell.source):
                 if b.name == "solution":
                     out.setdefault(b.arg, []).append((b.body, ""))
                 elif b.name == "solution-start":
                     gated, opened = b.arg, True
-                    out.setdefault(gated, []).append((ma.text_after_blocks(cell.source), ""))
+                    out.setdefault(gated, []).append((markup.text_after_blocks(cell.source), ""))
                 elif b.name == "solution-end":
                     gated = None
             if gated and not opened:
@@ -80,8 +81,8 @@ def solution_content(nb: nbformat.NotebookNode) -> dict[str, list[tuple[str, str
             continue
         if gated:
             src = cell.source
-            if "exercise-solution" in ma.tags(cell):
-                src = src.split(ma.BEGIN, 1)[1].split(ma.END, 1)[0]
+            if "exercise-solution" in markup.tags(cell):
+                src = src.split(markup.BEGIN, 1)[1].split(markup.END, 1)[0]
             out[gated] += [("", src), (_outputs_text(cell), "")]
     return out
 
@@ -92,7 +93,7 @@ def fragments_of(pieces: list[tuple[str, str]]) -> list[str]:
 
 def exercise_bodies(nb: nbformat.NotebookNode) -> dict[str, str]:
     return {b.options.get("label", ""): b.body for c in nb.cells if c.cell_type == "markdown"
-            for b in ma.directive_blocks(c.source) if b.name == "exercise"}
+            for b in markup.directive_blocks(c.source) if b.name == "exercise"}
 
 
 def notebook_text(nb: nbformat.NotebookNode) -> str:
@@ -101,26 +102,26 @@ def notebook_text(nb: nbformat.NotebookNode) -> str:
 
 def distinctive(nb: nbformat.NotebookNode) -> dict[str, list[str]]:
     """Per solution, the fragments that occur nowhere in the student version's text."""
-    student = notebook_text(ma.student_notebook(nb))
+    student = notebook_text(edition.student_notebook(nb))
     out = {}
     for label, pieces in solution_content(nb).items():
         out[label] = [f for f in fragments_of(pieces) if f" {f} " not in student]
     return out
 
 
-def chapter_paths(root: Path = ma.ROOT) -> list[Path]:
+def chapter_paths(root: Path = markup.ROOT) -> list[Path]:
     """The chapter notebooks ``book/NN_*.ipynb`` of the repository."""
     return sorted((root / "book").glob("[0-9][0-9]_*.ipynb"))
 
 
-def all_distinctive(root: Path = ma.ROOT) -> dict[str, list[str]]:
+def all_distinctive(root: Path = markup.ROOT) -> dict[str, list[str]]:
     """``"<chapter stem> <label>" -> fragments`` for every solution of every chapter, less
     the fragments that occur anywhere in the student edition's own text (every chapter's
     student version and the book's markdown pages): a solution may repeat code or prose
     that another chapter shows in the open, and finding that is no leak."""
     notebooks = {path: nbformat.read(path, 4) for path in chapter_paths(root)}
-    student = "".join(notebook_text(ma.student_notebook(nb)) for nb in notebooks.values())
-    student += "".join(words(ma.remove_blocks(p.read_text(encoding="utf-8"), {"solution"}))
+    student = "".join(notebook_text(edition.student_notebook(nb)) for nb in notebooks.values())
+    student += "".join(words(markup.remove_blocks(p.read_text(encoding="utf-8"), {"solution"}))
                        for p in sorted((root / "book").glob("*.md")))
     out = {}
     for path, nb in notebooks.items():

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..validation import check_int_range, check_probability
+from ..core.validation import check_fractions, check_int_range, check_probability
 from .datasets import TextDataset
 from .noise import corrupt_text, flip_labels, n_noisy
 from .prompts import DEFAULT_TEMPLATE, PromptTemplate, build_prompt
@@ -64,13 +64,6 @@ class PromptCase:
     prefix: str
     label: int
     flipped: tuple[int, ...]
-
-
-def _check_fracs(name: str, values: Sequence[float]) -> list[float]:
-    vals = [check_probability(name, v) for v in values]
-    if not vals:
-        raise ValueError(f"{name} must list at least one fraction in [0, 1]")
-    return vals
 
 
 def sample_episodes(dataset: TextDataset, k: int, n_queries: int, *, seed: int = 0,
@@ -162,8 +155,8 @@ def evaluate_model(model: Any, tokenizer: Any, dataset: TextDataset, episodes: S
     (:func:`iclbook.llm.scoring.score_choices`).  ``batch_size`` may be ``"auto"``;
     ``info`` (optional dict) receives the batch size used and the forward-pass count.
     """
-    flips = _check_fracs("flips", flips)
-    input_noises = _check_fracs("input_noises", input_noises)
+    flips = check_fractions("flips", flips)
+    input_noises = check_fractions("input_noises", input_noises)
     if not episodes:
         raise ValueError("episodes must hold at least one episode")
     words = template.label_words(dataset.label_names)

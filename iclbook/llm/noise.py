@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..validation import check_int_range, check_positive_int, check_probability
+from ..core.validation import check_int_range, check_positive_int, check_probability
 
 __all__ = ["n_noisy", "flip_labels", "corrupt_text"]
 

@@ -36,9 +36,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..validation import check_positive_int
+from ..core.validation import check_fractions, check_positive_int
 from .datasets import TextDataset
-from .experiment import RESULT_FIELDS, _check_fracs, evaluate_model, sample_episodes
+from .experiment import RESULT_FIELDS, evaluate_model, sample_episodes
 from .prompts import DEFAULT_TEMPLATE, PromptTemplate
 from .scoring import check_model_source, load_model, model_provenance, resolve_device
 
@@ -182,13 +182,13 @@ def run_experiment(models: Sequence[str], dataset: TextDataset, *, k: int = 16,
     revision (or ``None``) per model.  Failures while models run raise
     :class:`HarnessError`, after the completed models have been written.
     """
-    from ..reproducibility import deterministic_mode
+    from ..core.reproducibility import deterministic_mode
 
     if not models:
         raise ValueError("models must list at least one model path or hub name")
     models = [str(m) for m in models]
-    flips = _check_fracs("flips", flips)
-    input_noises = _check_fracs("input_noises", input_noises)
+    flips = check_fractions("flips", flips)
+    input_noises = check_fractions("input_noises", input_noises)
     if batch_size != "auto":
         batch_size = check_positive_int("batch_size", batch_size)
     template.label_words(dataset.label_names)

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ..reproducibility import progress_enabled
-from ..validation import check_positive_int
+from ..core.reproducibility import progress_enabled
+from ..core.validation import check_positive_int
 
 __all__ = ["load_model", "score_continuations", "score_choices", "encode_pairs",
            "check_model_source", "resolve_device", "model_provenance", "is_out_of_memory",
@@ -344,7 +344,7 @@ def _progress_bar(progress: bool | None, total: int, desc: str) -> Any:
         progress = progress_enabled()
     if not progress:
         return None
-    from ..progress import progress_bar  # pragma: no cover - display only
+    from ..core.progress import progress_bar  # pragma: no cover - display only
 
     return progress_bar(total, desc)
 

@@ -1,14 +1,14 @@
 """Figures of chapter 6, "Noise in the context" (Theorem B and its consequences).
 
-Every figure is drawn from the closed forms of :mod:`iclbook.linear_theory` and
-:mod:`iclbook.noise_theory`, so the explorer figures redraw instantly:
+Every figure is drawn from the closed forms of :mod:`iclbook.linear.theory` and
+:mod:`iclbook.linear.noise`, so the explorer figures redraw instantly:
 
 * :func:`risk_vs_rank` -- Theorem B's risk against model size at several noise levels.
 * :func:`phase_diagram` -- the best size ``r*(sigma, sigma_x)`` as a heat map.
 * :func:`fixed_task_risk` -- one task's risk against size (the distraction effect).
 * :func:`trained_vs_formula` -- trained models under noise against Theorem B.
 * :func:`draw_noise_explorer`, :func:`draw_size_explorer`, :func:`draw_data_explorer` --
-  the ``draw`` functions of the chapter's three :func:`iclbook.widgets.explorer` s.
+  the ``draw`` functions of the chapter's three :func:`iclbook.core.widgets.explorer` s.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import numpy as np
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 
-from ..linear_theory import noisy_risk_fixed_task
-from ..noise_theory import critical_label_noise, geometric_spectrum, noisy_risk_curve
-from ..validation import check_int_range, check_nonnegative, check_positive_int, check_spectrum
+from ..core.validation import check_int_range, check_nonnegative, check_positive_int, check_spectrum
+from ..linear.noise import critical_label_noise, geometric_spectrum, noisy_risk_curve
+from ..linear.theory import noisy_risk_fixed_task
 from .style import finish, new_figure, size_colors
 
 __all__ = [
@@ -80,8 +80,8 @@ def phase_diagram(spectrum: Sequence[float] | np.ndarray, N: int, sigmas: np.nda
                   sigma_xs: np.ndarray, rstar: np.ndarray, *,
                   title: str = "Best model size r*(σ, σ_x)") -> Figure:
     """Heat map of ``rstar`` (shape ``(len(sigma_xs), len(sigmas))``, from
-    :func:`iclbook.noise_theory.best_rank_map`) with the boundaries where feature ``r`` stops
-    helping (:func:`iclbook.noise_theory.critical_label_noise`) drawn over it (chapter 6)."""
+    :func:`iclbook.linear.noise.best_rank_map`) with the boundaries where feature ``r`` stops
+    helping (:func:`iclbook.linear.noise.critical_label_noise`) drawn over it (chapter 6)."""
     lam = check_spectrum("spectrum", spectrum)
     s, sx = np.asarray(sigmas, dtype=float), np.asarray(sigma_xs, dtype=float)
     rstar = np.asarray(rstar)

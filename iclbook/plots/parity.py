@@ -14,8 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ..parity_theory import (
-    check_importance,
+from ..core.validation import check_importance
+from ..parity.theory import (
     noisy_loss_curve,
     optimal_head_weights,
     optimal_loss_curve,

@@ -19,8 +19,8 @@ from matplotlib import ticker
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..linear_theory import optimal_loss_curve
-from ..linear_training import LinearFamilyResult
+from ..linear.theory import optimal_loss_curve
+from ..linear.training import LinearFamilyResult
 from .style import new_figure, size_colors
 
 __all__ = ["plot_learning_curves", "plot_family_learning_curves", "plot_kept_directions"]
@@ -33,7 +33,7 @@ def plot_learning_curves(steps: Sequence[int] | np.ndarray, losses: np.ndarray,
     """Loss against step (log scale) for every rank, with horizontal lines at ``L*_j`` (ch. 5).
 
     ``losses`` has shape ``(n_logs, n_seeds, n_ranks)`` (or ``(n_logs, n_ranks)`` for one
-    seed); ``plateaus`` is ``[L*_0, ..., L*_d]`` (:func:`iclbook.linear_theory.
+    seed); ``plateaus`` is ``[L*_0, ..., L*_d]`` (:func:`iclbook.linear.theory.
     optimal_loss_curve`); a run stuck on a saddle sits on one of these lines.  With
     ``mean_over_seeds`` one line per rank shows the mean over seeds, otherwise every seed is
     drawn (thin lines of the rank's colour).

@@ -33,8 +33,8 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 import pytest
 
-from iclbook.course.assignments import STUDENT_BANNER
 from iclbook.course.solutions import all_distinctive, words
+from iclbook.course.student import STUDENT_BANNER
 
 ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY = re.search(r"^\s*url:\s*(\S+)", (ROOT / "_config.yml").read_text(encoding="utf-8"),

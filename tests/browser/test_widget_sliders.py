@@ -8,7 +8,7 @@ position), and at every step
 
 - the slider's readout shows the option label of its new position (the slider moved), and
 - the visible image's ``src`` changes (the ``jslink`` switched the ``Stack``), and
-- for an ``iclbook.widgets.explorer`` (sliders, then nested Stacks one level per slider, with
+- for an ``iclbook.core.widgets.explorer`` (sliders, then nested Stacks one level per slider, with
   Images as leaves), the image shown is byte-for-byte the frame precomputed for those
   positions (compared by SHA-256).
 """
