@@ -9,22 +9,8 @@ displays nothing, so every figure cell would differ from its stored output.
 import os
 
 import matplotlib
+from nbval_record import pytest_addoption, pytest_configure  # noqa: F401  (--book-cache)
 
 os.environ.setdefault("ICLBOOK_PROGRESS", "0")
 matplotlib.use("Agg")
 
-
-def pytest_addoption(parser):
-    parser.addoption(
-        "--book-cache", default=None, metavar="DIR",
-        help="record every notebook nbval executes and passes into the book build's "
-             "jupyter-cache DIR (tests/nbval_record.py); the test command passes "
-             "_build/.jupyter_cache")
-
-
-def pytest_configure(config):
-    cache = config.getoption("--book-cache", default=None)
-    if cache:
-        from nbval_record import Recorder
-
-        config.pluginmanager.register(Recorder(cache), "iclbook-book-cache")

@@ -1,7 +1,8 @@
 """Record the chapters nbval executes into the book's cache, so that CI executes each once.
 
-``pytest --nbval book ... --book-cache _build/.jupyter_cache`` (the test command,
-``scripts/run_tests.sh``) registers :class:`Recorder` (see ``tests/conftest.py``).  For each
+``pytest tests --nbval book ... --book-cache _build/.jupyter_cache`` (the test command,
+``scripts/run_tests.sh``) registers :class:`Recorder` (``tests/conftest.py`` takes this
+module's hooks; elsewhere ``-p nbval_record`` with ``tests/`` on the path).  For each
 notebook nbval runs, it
 
 1. starts nbval's kernel with the book build's widget mode (``ICLBOOK_WIDGETS=static``): the
@@ -101,11 +102,12 @@ class _Recording:
             self.problems.append("a cell executed outside a test item")
             return
         cell = self.nb.cells[self.current]
+        if not cell.source.strip():
+            return  # nbclient skips an empty cell: it stays as stored, and is not counted
         cell.outputs = []
         self.client.clear_before_next_output = False
         self.cell_of[msg_id] = self.current
-        if cell.source.strip():  # nbclient skips (and counts not) empty cells
-            self.executed.append(self.current)
+        self.executed.append(self.current)
 
     def feed(self, msg: dict) -> None:
         from nbclient.exceptions import CellExecutionComplete
@@ -148,6 +150,20 @@ class _Recording:
                           data={"execution_seconds": seconds, "recorded_by": "nbval"}),
             check_validity=False, overwrite=True)
         return f"{self.path.name} ({seconds:.1f} s)"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--book-cache", default=None, metavar="DIR",
+        help="record every notebook nbval executes and passes into the book build's "
+             "jupyter-cache DIR (tests/nbval_record.py); the test command passes "
+             "_build/.jupyter_cache")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    cache = config.getoption("--book-cache", default=None)
+    if cache:
+        config.pluginmanager.register(Recorder(cache), "iclbook-book-cache")
 
 
 class Recorder:
