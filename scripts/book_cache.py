@@ -24,6 +24,14 @@ Usage (``python scripts/book_cache.py --help``)::
     python scripts/book_cache.py check    # wipe the cache if stale; say what it holds
     python scripts/book_cache.py list     # the cached chapters (path, execution seconds, by)
     python scripts/book_cache.py wipe     # empty it (the next build executes everything)
+    python scripts/book_cache.py pages-current  # exit 1 unless Sphinx's pages have this one
+    python scripts/book_cache.py pages-stamp    # record the fingerprint the pages were read with
+
+Sphinx re-reads only the pages whose source changed: after a change to the package (or the
+libraries, or the environment), an incremental build would keep every page's old outputs.
+``scripts/build_book.sh`` therefore stamps Sphinx's saved environment (``_build/.doctrees``)
+with the fingerprint its pages were read under, and passes ``--all`` (every page read again,
+from the cache or executed) whenever the stamp differs from the current fingerprint.
 """
 
 from __future__ import annotations
@@ -41,8 +49,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 #: Where myst-nb keeps the executed chapters: its default, ``<outdir>/../.jupyter_cache``.
 CACHE_DIR = ROOT / "_build" / ".jupyter_cache"
-#: The fingerprint's file inside the cache folder.
+#: The fingerprint's file inside the cache folder and inside Sphinx's environment folder.
 FINGERPRINT_FILE = "iclbook-fingerprint.json"
+#: Sphinx's saved environment (doctrees): what an incremental build does not read again.
+DOCTREES_DIR = ROOT / "_build" / ".doctrees"
 #: Environment variables that can change a chapter's outputs.
 ENV_KEYS = ("ICLBOOK_WIDGETS", "ICLBOOK_PROGRESS", "ICLBOOK_THREADS", "ICLBOOK_WORKERS",
             "PYTHONHASHSEED", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MPLBACKEND")
@@ -133,9 +143,27 @@ def records(cache_dir: Path = CACHE_DIR) -> list[dict[str, object]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["check", "list", "wipe"])
+    parser.add_argument("action", choices=["check", "list", "wipe", "pages-current",
+                                           "pages-stamp"])
     parser.add_argument("--cache", type=Path, default=CACHE_DIR, help="the cache folder")
+    parser.add_argument("--doctrees", type=Path, default=DOCTREES_DIR,
+                        help="Sphinx's environment folder")
     args = parser.parse_args(argv)
+    if args.action == "pages-stamp":
+        if args.doctrees.is_dir():
+            fp = json.loads(json.dumps(fingerprint()))
+            (args.doctrees / FINGERPRINT_FILE).write_text(json.dumps(fp, indent=1, sort_keys=True))
+        return 0
+    if args.action == "pages-current":
+        built = stored_fingerprint(args.doctrees)
+        current = json.loads(json.dumps(fingerprint()))
+        if built == current:
+            return 0
+        why = "no stamp" if built is None else ", ".join(
+            sorted(k for k in set(built) | set(current) if built.get(k) != current.get(k)))
+        print(f">> every page is read again: the pages were read under another fingerprint "
+              f"({why})")
+        return 1
     if args.action == "wipe":
         shutil.rmtree(args.cache, ignore_errors=True)
         print(f">> book cache wiped: {args.cache}")

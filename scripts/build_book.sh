@@ -14,6 +14,10 @@ if [ "${ICLBOOK_FRESH:-0}" = "1" ]; then
   python scripts/book_cache.py wipe
 fi
 python scripts/book_cache.py check
-jupyter-book build . --warningiserror --keep-going --builder html "$@"
+# Sphinx re-reads only changed sources: after a package change every page must be read again.
+all=()
+if ! python scripts/book_cache.py pages-current; then all=(--all); fi
+jupyter-book build . --warningiserror --keep-going --builder html ${all[@]+"${all[@]}"} "$@"
+python scripts/book_cache.py pages-stamp
 python scripts/book_cache.py list
 echo ">> built in $(( $(date +%s) - start )) s. Open: $ROOT/_build/html/index.html"

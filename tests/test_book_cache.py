@@ -109,6 +109,22 @@ def test_a_changed_cell_re_executes_only_its_notebook(tmp_path):
     assert cache.match_cache_notebook(prose).uri == "a.ipynb"
 
 
+def test_pages_are_read_again_after_a_package_change(tmp_path, monkeypatch, capsys):
+    """An incremental Sphinx build keeps unchanged sources' pages: the stamp forces --all."""
+    doctrees = tmp_path / ".doctrees"
+    doctrees.mkdir()
+    args = ["--doctrees", str(doctrees)]
+    assert book_cache.main(["pages-current", *args]) == 1  # never stamped: read every page
+    assert book_cache.main(["pages-stamp", *args]) == 0
+    assert book_cache.main(["pages-current", *args]) == 0
+    real = book_cache.fingerprint
+    monkeypatch.setattr(book_cache, "fingerprint",
+                        lambda env=None, root=book_cache.ROOT: {**real(env, root),
+                                                                "package": "edited"})
+    assert book_cache.main(["pages-current", *args]) == 1
+    assert "package" in capsys.readouterr().out
+
+
 # -- the recorder, end to end ------------------------------------------------------------------
 RECORDED_CELLS = [
     "import ipywidgets as w\nfrom IPython.display import display\n"
