@@ -14,7 +14,8 @@ them, stored in the cache folder.  Whoever reads or writes the cache first calls
 
 - every file under ``iclbook/`` (path and content; ``__pycache__`` is skipped): any change to
   the package re-executes every chapter (every chapter imports it);
-- ``requirements-lock.txt`` and every installed distribution with its version;
+- ``requirements-lock.txt`` and every distribution installed in the environment's
+  site-packages, with its version;
 - the Python version;
 - the environment variables that change what a chapter prints (:data:`ENV_KEYS`), as the
   kernel sees them (the build's ``ICLBOOK_WIDGETS=static`` included).
@@ -43,6 +44,7 @@ import json
 import os
 import shutil
 import sys
+import sysconfig
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -70,10 +72,22 @@ def _hash_tree(folder: Path) -> str:
     return h.hexdigest()
 
 
+def _site_packages() -> list[str]:
+    """The environment's own library folders (never the caller's ``sys.path``)."""
+    paths = sysconfig.get_paths()
+    return sorted({paths["purelib"], paths["platlib"]})
+
+
 def _installed() -> str:
-    """SHA-256 of the sorted ``name==version`` list of the installed distributions."""
+    """SHA-256 of the sorted ``name==version`` list of the distributions installed in the
+    environment's site-packages.
+
+    Only those folders are scanned: ``sys.path`` differs between a pytest run (its rootdir,
+    folders tests put there) and the build, and must not change the fingerprint.
+    """
     names = sorted({f"{d.metadata['Name']}=={d.version}".lower()
-                    for d in importlib.metadata.distributions() if d.metadata["Name"]})
+                    for d in importlib.metadata.distributions(path=_site_packages())
+                    if d.metadata["Name"]})
     return hashlib.sha256("\n".join(names).encode()).hexdigest()
 
 
