@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Run every test: lint; unit tests and notebooks (nbval, strict: outputs compared); then build
-# the book (every chapter executed, warnings = errors) and test the built pages in a real
-# browser (Chromium through Playwright, offline: maths, images, links, widget sliders), with
-# the page-weight table. Extra arguments go to the first pytest run.
-# ICLBOOK_REUSE_BUILD=1 skips the build and tests the existing _build/html.
+# the book (warnings = errors) and test the built pages in a real browser (Chromium through
+# Playwright, offline: maths, images, links, widget sliders), with the page-weight table.
+# Extra arguments go to the first pytest run.
+# Each chapter is executed once: nbval runs it in the build's widget mode and records every
+# chapter that passes into the build's execution cache (tests/nbval_record.py, --book-cache);
+# the build renders those from the cache and executes only what is missing or stale
+# (scripts/book_cache.py). ICLBOOK_REUSE_BUILD=1 skips the build and tests the existing
+# _build/html. The quick inner loop (no notebooks, no slow tests, no build) is in
+# CONTRIBUTING.md ("Tests").
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 
 # pytest exits with 5 when it collects no test (e.g. a filter that matches nothing): not a
@@ -18,22 +23,45 @@ run_pytest() {
   return "$rc"
 }
 
-echo ">> ruff"
+# step NAME: prints NAME, and the previous step's wall time; `step` alone ends the last one.
+# The table of all steps is printed at the end, also when a step fails.
+steps=()
+step_name=""
+step_start=0
+step() {
+  local now
+  now=$(date +%s)
+  if [ -n "$step_name" ]; then
+    steps+=("$(printf '%-52s %5d s' "$step_name" $(( now - step_start )))")
+  fi
+  step_name="${1:-}"
+  step_start=$now
+  if [ -n "$step_name" ]; then echo ">> $step_name"; fi
+}
+step_table() {
+  step
+  echo ">> test command steps (wall clock)"
+  printf '   %s\n' "${steps[@]}"
+}
+trap step_table EXIT
+
+step "ruff"
 ruff check .
-echo ">> build the student edition once (stored outputs) for its tests and its crawl"
+step "build the student edition once (stored outputs) for its tests and its crawl"
 bash scripts/build_student_edition.sh --stored-outputs
 export ICLBOOK_STUDENT_HTML="$ROOT/_build/student/html"
-echo ">> pytest: unit tests and notebooks"
+step "pytest: unit tests and notebooks (each chapter recorded into the build's cache)"
 run_pytest tests --ignore=tests/browser --nbval book \
   --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600 \
-  -p no:cacheprovider "$@"
+  --book-cache "$ROOT/_build/.jupyter_cache" -p no:cacheprovider "$@"
 if [ "${ICLBOOK_REUSE_BUILD:-0}" = "1" ] && [ -f _build/html/index.html ]; then
-  echo ">> reusing the existing build in _build/html (ICLBOOK_REUSE_BUILD=1)"
+  step "reusing the existing build in _build/html (ICLBOOK_REUSE_BUILD=1)"
 else
-  echo ">> build the book"
+  step "build the book (chapters from the cache nbval filled)"
   bash scripts/build_book.sh
 fi
-echo ">> page weight (HTML + embedded widget state + referenced images)"
+step "page weight (HTML + embedded widget state + referenced images)"
 python scripts/page_weight.py _build/html
-echo ">> browser tests on _build/html (screenshots in _build/screenshots)"
+step "browser tests on _build/html (screenshots in _build/screenshots)"
 run_pytest tests/browser -p no:cacheprovider -rs
+step

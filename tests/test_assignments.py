@@ -147,6 +147,7 @@ def test_chapter_exercise_markup(path):
             assert ex.solution_cells, f"{ex.label}: a self-check without a solution cell"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_instructor_solutions_pass_every_test(name):
     nb = _execute(_source(name), allow_errors=False)  # raises on the first failing cell
@@ -155,6 +156,7 @@ def test_instructor_solutions_pass_every_test(name):
         assert "✓" in "".join(o.get("text", "") for o in c.outputs)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_student_stubs_fail_every_test(name):
     nb = _execute(_release(name), allow_errors=True)

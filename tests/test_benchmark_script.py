@@ -38,6 +38,7 @@ def _engine_row(report: str, setting: str, recipe: str) -> list[str]:
     return row.split()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["v0.1", "v0.2"])
 @pytest.mark.parametrize("setting, models", [("1", 8), ("2", 4)])
 def test_quick_run_reports_every_engine_model_within_one_percent(quick_report, setting,
@@ -47,6 +48,7 @@ def test_quick_run_reports_every_engine_model_within_one_percent(quick_report, s
     assert float(row[5]) <= 0.01, row                          # worst judged gap
 
 
+@pytest.mark.slow
 def test_quick_run_reports_the_speed_up_of_both_settings(quick_report):
     ratios = re.findall(r"speed-up to target, reference / engine v0\.2 >?=? ?([0-9.]+)x",
                         quick_report)

@@ -41,11 +41,13 @@ def copy(tmp_path: Path) -> Path:
     return target
 
 
+@pytest.mark.slow
 def test_unchanged_chapter_passes(copy):
     run = _nbval(copy)
     assert run.returncode == 0, run.stdout[-3000:]
 
 
+@pytest.mark.slow
 def test_planted_false_claim_fails(copy):
     nb = nbformat.read(copy, as_version=4)
     cells = [c for c in nb.cells if c.cell_type == "code" and "\nN = 10\n" in c.source]

@@ -87,6 +87,7 @@ def tiny_book(tmp_path_factory) -> Path:
     return src / "_build" / "html" / "book" / "03_linear_attention.html"
 
 
+@pytest.mark.slow
 def test_the_theme_builds_the_same_link(tiny_book):
     raw = tiny_book.read_text(encoding="utf-8")
     links = [html.unescape(h) for h in re.findall(r'href="([^"]*git-pull[^"]*)"', raw)]

@@ -155,6 +155,7 @@ def _result_files(out):
     return files
 
 
+@pytest.mark.slow
 def test_crash_keeps_finished_models_and_resume_gives_the_same_files(tmp_path, four_models,
                                                                      monkeypatch):
     kw = {"k": 4, "flips": [0, 0.5, 1], "n_queries": 4, "batch_size": 3, "seed": 1}

@@ -62,6 +62,7 @@ def test_sample_errors(kwargs, match):
         ic.sample_prompts(args.pop("batch"), args.pop("N"), args.pop("d"), **args)
 
 
+@pytest.mark.slow
 def test_tiny_demo_pipeline(tmp_path):
     cfg = {"sizes": [[1, 1, 4], [1, 2, 8]], "seeds": [0, 1], "steps": 3, "batch": 8,
            "n_eval": 50, "flips": [0.0, 1.0], "sigmas": [0.0, 1.0], "warmup": 0}

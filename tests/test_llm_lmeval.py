@@ -54,6 +54,7 @@ def lm_eval_run(tmp_path_factory):
     return model_dir, out
 
 
+@pytest.mark.slow
 def test_lm_eval_equals_the_harness_accuracy_by_accuracy(lm_eval_run):
     from importlib import util
 

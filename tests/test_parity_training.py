@@ -28,6 +28,7 @@ def trained():
                                progress=False)
 
 
+@pytest.mark.slow
 def test_every_head_count_reaches_its_optimum(trained):
     assert trained.loss_gap.shape == (3, 4)
     assert np.all(np.abs(trained.loss_gap) < 0.02), trained.summary()
@@ -38,6 +39,7 @@ def test_every_head_count_reaches_its_optimum(trained):
     assert len(trained.rows()) == 12 and "max|A-A*|" in trained.summary()
 
 
+@pytest.mark.slow
 def test_trained_models_under_noise_follow_their_kernel(trained):
     ev = evaluate_parity_family(trained.model, P, N, dictionary=G, eta=0.2, rho=0.05,
                                 n_prompts=30_000)

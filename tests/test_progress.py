@@ -107,6 +107,7 @@ print("steps", h.stopped_at)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("progress", ["1", "0"])
 def test_training_in_a_kernel_leaves_no_empty_output(progress, monkeypatch):
     """A training loop in a real kernel, as a notebook cell: what the front end receives."""

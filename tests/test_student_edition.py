@@ -78,6 +78,7 @@ def _page_text(page: Path) -> str:
     return words(html.unescape(re.sub(r"<[^>]+>", " ", raw)))
 
 
+@pytest.mark.slow
 def test_student_html_has_no_solution_text(student_html):
     built = [p for p in CHAPTERS if (student_html / "book" / f"{p.stem}.html").exists()]
     assert {"01_preface", "02_puzzle", "03_linear_attention"} <= {p.stem for p in built}
@@ -99,6 +100,7 @@ def test_student_html_has_no_solution_text(student_html):
     assert checked > 50
 
 
+@pytest.mark.slow
 def test_student_html_keeps_exercises_and_self_checks(student_html):
     text = _page_text(student_html / "book" / "03_linear_attention.html")
     assert words("check.preconditioned_gd_step(gd_step)") in text  # the self-check cell
