@@ -7,7 +7,9 @@ the static web page has no kernel: the book build sets ``ICLBOOK_WIDGETS=static`
 of the grid values, stacks them in nested :class:`ipywidgets.Stack` widgets and links each
 slider to its stacks with :func:`ipywidgets.jslink`.  The widget state is embedded in the
 HTML page by the build, and the links run in the browser, so the sliders switch frames
-without any kernel.
+without any kernel.  The frames are independent, so the build draws them side by side on
+:func:`frame_workers` forked processes (one per core; ``ICLBOOK_WORKERS=1`` draws them in
+this process), with the same PNG bytes for any count.
 
 Usage in a chapter (the cell ends with the call, which returns the widget)::
 
