@@ -293,15 +293,16 @@ def _render_frame_at(k: int) -> bytes:
 def frame_workers(n_frames: int) -> int:
     """Processes that render the static frames of one explorer: one per available core
     (``ICLBOOK_WORKERS`` overrides, as for :func:`iclbook.parallel.default_workers`), at most
-    one per 8 frames, and 1 where ``fork`` is unavailable (the frames are the same PNG bytes
-    whatever the count: each is drawn from scratch, by the same code, at the same dpi)."""
-    import multiprocessing
+    one per 8 frames, and 1 off Linux (workers are forked, which is safe on Linux only; the
+    frames are the same PNG bytes whatever the count: each is drawn from scratch, by the
+    same code, at the same dpi)."""
+    import sys
 
     from .parallel import default_workers
 
     n_frames = check_positive_int("n_frames", n_frames)
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return 1  # pragma: no cover - Windows
+    if not sys.platform.startswith("linux"):
+        return 1  # pragma: no cover - macOS, Windows
     return max(1, min(default_workers(n_frames), n_frames // 8))
 
 
