@@ -185,7 +185,7 @@ def test_recorder_stores_what_the_build_would_execute(tmp_path, monkeypatch):
     nbformat.write(reference, path)
     cache_dir = tmp_path / "cache"
     run = _run_nbval(path, cache_dir)
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.returncode == 0, run.stdout + run.se
     assert "recorded into" in run.stdout and "chapter.ipynb" in run.stdout, run.stdout
 
     _, merged = get_cache(str(cache_dir)).merge_match_into_notebook(nbformat.read(path, 4))

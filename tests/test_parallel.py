@@ -67,3 +67,24 @@ def test_classification_models_are_the_same_for_any_number_of_workers():
         for (na, pa), (nb, pb) in zip(m.state_dict().items(), two[key].state_dict().items(),
                                       strict=True):
             assert na == nb and torch.equal(pa, pb)
+
+
+_CALLS: list[int] = []
+
+
+def _record(i):
+    _CALLS.append(i)
+    return 2 * i
+
+
+def test_costs_start_the_largest_jobs_first_and_keep_the_result_order():
+    _CALLS.clear()
+    costs = [1.0, 5.0, 2.0, 5.0, 3.0]
+    assert run_jobs(_record, [(i,) for i in range(5)], workers=1, costs=costs) == \
+        [0, 2, 4, 6, 8]
+    assert _CALLS == [1, 3, 4, 2, 0]  # longest first, ties in job order
+    assert run_jobs(_record, [(i,) for i in range(5)], workers=2, costs=costs) == \
+        [0, 2, 4, 6, 8]
+    for bad in ([1.0], [1.0, 0.0], [1.0, float("inf")]):
+        with pytest.raises(ValueError, match="costs"):
+            run_jobs(operator.add, [(1, 2), (3, 4)], workers=1, costs=bad)

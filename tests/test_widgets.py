@@ -234,3 +234,27 @@ def test_render_png_is_deterministic():
     with pytest.raises(ValueError, match="dpi"):
         render_png(draw(1, 2), dpi=0)
     plt.close("all")
+
+
+def test_static_frames_rendered_in_workers_are_the_frames_of_one_process(static, monkeypatch):
+    # 16 frames: two forked workers draw them side by side; every frame must be the PNG
+    # that draw gives for its own grid values, the same bytes as with a single process.
+    grid = [Param("a", "A", [1, 2, 3, 4]), Param("b", "B", [0.5, 1.0, 1.5, 2.0])]
+    monkeypatch.setenv("ICLBOOK_WORKERS", "2")
+    assert iw.frame_workers(16) == 2
+    two = explorer(draw, grid)
+    monkeypatch.setenv("ICLBOOK_WORKERS", "1")
+    assert iw.frame_workers(16) == 1
+    one = explorer(draw, grid)
+    assert one.frames == two.frames and len(two.frames) == 16
+    assert len(set(two.frames.values())) == 16
+    assert two.frames[(2, 1)] == render_png(draw(3, 1.0))
+    plt.close("all")
+    assert plt.get_fignums() == []
+
+
+def test_frame_workers(monkeypatch):
+    monkeypatch.setenv("ICLBOOK_WORKERS", "4")
+    assert [iw.frame_workers(n) for n in (1, 8, 16, 64)] == [1, 1, 2, 4]
+    with pytest.raises(ValueError, match="n_frames"):
+        iw.frame_workers(0)

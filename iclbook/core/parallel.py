@@ -70,7 +70,8 @@ def _run_one(fn: Callable[..., T], args: tuple) -> T:
 
 
 def run_jobs(fn: Callable[..., T], jobs: Sequence[tuple], *, workers: int | None = None,
-             progress: bool | None = None, desc: str = "models") -> list[T]:
+             progress: bool | None = None, desc: str = "models",
+             costs: Sequence[float] | None = None) -> list[T]:
     """``[fn(*job) for job in jobs]``, run on up to ``workers`` cores; results in job order.
 
     ``fn`` must be a module-level function (it is sent to the workers by reference) and its
@@ -79,10 +80,21 @@ def run_jobs(fn: Callable[..., T], jobs: Sequence[tuple], *, workers: int | None
     after another in this process.  Each job runs with one PyTorch thread in either case,
     so the results are the same for every ``workers``.  ``progress`` shows a bar over the
     finished jobs (default: :func:`iclbook.core.reproducibility.progress_enabled`).
+    ``costs`` (optional, one positive number per job, e.g. its expected seconds): the workers
+    take the jobs from the most to the least costly (longest first), so that a large job
+    does not start last and run alone; only the order of work changes, not the results.
     """
     jobs = [tuple(job) for job in jobs]
     if not jobs:
         raise ValueError("jobs must hold at least one job")
+    if costs is None:
+        order = list(range(len(jobs)))
+    else:
+        costs = [float(c) for c in costs]
+        if len(costs) != len(jobs) or not all(c > 0 and c < float("inf") for c in costs):
+            raise ValueError(f"costs must hold one finite number > 0 per job ({len(jobs)}), "
+                             f"got {costs}")
+        order = sorted(range(len(jobs)), key=lambda i: -costs[i])  # stable: ties keep order
     workers = default_workers(len(jobs)) if workers is None else min(
         check_positive_int("workers", workers), len(jobs))
     show = progress_enabled() if progress is None else bool(progress)
@@ -90,8 +102,8 @@ def run_jobs(fn: Callable[..., T], jobs: Sequence[tuple], *, workers: int | None
     results: list[Any] = [None] * len(jobs)
     try:
         if workers == 1:
-            for i, job in enumerate(jobs):
-                results[i] = _run_one(fn, job)
+            for i in order:
+                results[i] = _run_one(fn, jobs[i])
                 if bar is not None:
                     bar.update(1)
             return results
@@ -99,7 +111,7 @@ def run_jobs(fn: Callable[..., T], jobs: Sequence[tuple], *, workers: int | None
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                  initializer=_init_worker) as pool:
-            futures = {pool.submit(_run_one, fn, job): i for i, job in enumerate(jobs)}
+            futures = {pool.submit(_run_one, fn, jobs[i]): i for i in order}
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
                 if bar is not None:

@@ -7,7 +7,9 @@ the static web page has no kernel: the book build sets ``ICLBOOK_WIDGETS=static`
 of the grid values, stacks them in nested :class:`ipywidgets.Stack` widgets and links each
 slider to its stacks with :func:`ipywidgets.jslink`.  The widget state is embedded in the
 HTML page by the build, and the links run in the browser, so the sliders switch frames
-without any kernel.
+without any kernel.  The frames are independent, so the build draws them side by side on
+:func:`frame_workers` forked processes (one per core; ``ICLBOOK_WORKERS=1`` draws them in
+this process), with the same PNG bytes for any count.
 
 Usage in a chapter (the cell ends with the call, which returns the widget)::
 
@@ -39,6 +41,7 @@ from matplotlib.figure import Figure
 from .validation import check_positive_int
 
 __all__ = ["Param", "explorer", "mode", "render_png", "readout_format", "step_decimals",
+           "frame_workers",
            "MAX_FRAMES", "MAX_STATIC_BYTES", "FRAME_DPI", "LIVE_DPI"]
 
 #: Largest number of precomputed frames one static explorer may hold.
@@ -259,6 +262,74 @@ def _live(draw: Callable[..., Figure], params: list[Param], title: str | None,
     return box
 
 
+def _render_frame(draw: Callable[..., Figure], params: list[Param], idx: tuple[int, ...],
+                  dpi: int) -> bytes:
+    fig = _draw_checked(draw, {p.name: p.grid[i] for p, i in zip(params, idx, strict=True)})
+    try:
+        return render_png(fig, dpi)
+    finally:
+        plt.close(fig)
+
+
+#: The frames a forked worker renders: ``(draw, params, order, dpi)``, set before the fork
+#: (``draw`` is often a notebook lambda, which cannot be pickled for a worker).
+_FRAME_JOB: tuple | None = None
+
+
+def _init_frame_worker() -> None:
+    """Forked frame worker: one thread for any PyTorch code a ``draw`` might call."""
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def _render_frame_at(k: int) -> bytes:
+    assert _FRAME_JOB is not None
+    draw, params, order, dpi = _FRAME_JOB
+    return _render_frame(draw, params, order[k], dpi)
+
+
+def frame_workers(n_frames: int) -> int:
+    """Processes that render the static frames of one explorer: one per available core
+    (``ICLBOOK_WORKERS`` overrides, as for :func:`iclbook.core.parallel.default_workers`), at most
+    one per 8 frames, and 1 off Linux (workers are forked, which is safe on Linux only; the
+    frames are the same PNG bytes whatever the count: each is drawn from scratch, by the
+    same code, at the same dpi)."""
+    import sys
+
+    from .parallel import default_workers
+
+    n_frames = check_positive_int("n_frames", n_frames)
+    if not sys.platform.startswith("linux"):
+        return 1  # pragma: no cover - macOS, Windows
+    return max(1, min(default_workers(n_frames), n_frames // 8))
+
+
+def _render_frames(draw: Callable[..., Figure], params: list[Param],
+                   order: list[tuple[int, ...]], dpi: int) -> list[bytes]:
+    """PNG bytes of every frame in ``order``, rendered on :func:`frame_workers` processes.
+
+    Static frames are rendered at build time, where matplotlib's drawing dominates a
+    chapter's run (about 0.1 s a frame, up to 64 frames an explorer); independent frames
+    are drawn side by side in forked workers, which inherit ``draw`` as it is.
+    """
+    global _FRAME_JOB
+    workers = frame_workers(len(order))
+    if workers == 1:
+        return [_render_frame(draw, params, idx, dpi) for idx in order]
+    import multiprocessing
+
+    _FRAME_JOB = (draw, params, order, dpi)
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(workers, initializer=_init_frame_worker) as pool:
+            return pool.map(_render_frame_at, range(len(order)),
+                            chunksize=max(1, len(order) // (4 * workers)))
+    finally:
+        _FRAME_JOB = None
+
+
 def _static(draw: Callable[..., Figure], params: list[Param], title: str | None,
             max_frames: int, dpi: int) -> widgets.VBox:
     n_frames = math.prod(len(p.grid) for p in params)
@@ -267,11 +338,8 @@ def _static(draw: Callable[..., Figure], params: list[Param], title: str | None,
         raise ValueError(f"a static explorer holds at most max_frames = {max_frames} frames; "
                          f"the grids give {sizes} = {n_frames}: use coarser grids or split "
                          f"the explorer")
-    frames: dict[tuple[int, ...], bytes] = {}
-    for idx in itertools.product(*(range(len(p.grid)) for p in params)):
-        fig = _draw_checked(draw, {p.name: p.grid[i] for p, i in zip(params, idx, strict=True)})
-        frames[idx] = render_png(fig, dpi)
-        plt.close(fig)
+    order = list(itertools.product(*(range(len(p.grid)) for p in params)))
+    frames = dict(zip(order, _render_frames(draw, params, order, dpi), strict=True))
     total = sum(len(b) for b in frames.values())
     if total > MAX_STATIC_BYTES:
         raise ValueError(f"the {n_frames} frames take {total / 1e6:.2f} MB, more than "

@@ -210,8 +210,11 @@ def train_models(sizes: Sequence[ModelSize], seeds: Sequence[int], *, N: int = 1
     jobs = [(sizes[i], seed, N, d, alpha, beta, p_reverse, steps, batch, lr, warmup)
             for i, seed in keys]
     start = time.perf_counter()
+    # the cost of a training step grows with layers x width^2 (the MLP and projections):
+    # the largest models start first, so that none of them runs alone at the end
+    costs = [sizes[i].n_layers * sizes[i].width ** 2 for i, _ in keys]
     states = run_jobs(_train_one, jobs, workers=workers, progress=progress,
-                      desc=f"{len(jobs)} transformers")
+                      desc=f"{len(jobs)} transformers", costs=costs)
     models = {}
     for (i, seed), state in zip(keys, states, strict=True):
         size = sizes[i]
