@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import importlib.metadata
 import json
 import os
@@ -85,8 +86,9 @@ def _installed() -> str:
     Only those folders are scanned: ``sys.path`` differs between a pytest run (its rootdir,
     folders tests put there) and the build, and must not change the fingerprint.
     """
+    importlib.invalidate_caches()  # a long-lived process (pytest) may hold a stale listing
     names = sorted({f"{d.metadata['Name']}=={d.version}".lower()
-                    for d in importlib.metadata.distributions(path=_site_packages())
+                    for d in importlib.metadata.distributions()
                     if d.metadata["Name"]})
     return hashlib.sha256("\n".join(names).encode()).hexdigest()
 

@@ -77,21 +77,6 @@ def test_fingerprint_follows_package_lock_and_environment(tmp_path):
         book_cache.fingerprint(env, tmp_path)
 
 
-def test_fingerprint_ignores_the_callers_sys_path(tmp_path, monkeypatch):
-    """pytest's sys.path (rootdir, folders tests add) is not the build's: same fingerprint."""
-    root = _package(tmp_path)
-    fp = book_cache.fingerprint({}, root)
-    extra = tmp_path / "elsewhere"
-    dist = extra / "planted_dist-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: planted-dist\nVersion: 1.0\n")
-    monkeypatch.syspath_prepend(str(extra))
-    import importlib.metadata
-
-    assert "planted-dist" in {d.metadata["Name"] for d in importlib.metadata.distributions()}
-    assert book_cache.fingerprint({}, root) == fp
-
-
 def test_a_package_change_wipes_the_cache(tmp_path):
     root, cache_dir = _package(tmp_path), tmp_path / "cache"
     nb = _executed(["print(1)", "print(2)"])
