@@ -105,3 +105,17 @@ def test_student_html_keeps_exercises_and_self_checks(student_html):
     text = _page_text(student_html / "book" / "03_linear_attention.html")
     assert words("check.preconditioned_gd_step(gd_step)") in text  # the self-check cell
     assert words("# YOUR CODE HERE") in text  # the stub cell
+
+
+def test_student_notebook_drops_the_source_listings():
+    """The listings beside the theorems show the implementations that the implement-exercises
+    ask for (e.g. ``noisy_risk`` in chapter 6), so the student edition has none of them."""
+    path = ROOT / "book" / "06_noise.ipynb"
+    nb = nbformat.read(path, 4)
+    listed = [c for c in nb.cells if edition.is_listing(c)]
+    assert listed, "chapter 6 has listings (scripts/insert_listings.py)"
+    student = edition.student_notebook(nb)
+    assert not any(edition.is_listing(c) for c in student.cells)
+    assert not any("literalinclude" in c.source for c in student.cells
+                   if c.cell_type == "markdown")
+    assert len(student.cells) < len(nb.cells)

@@ -14,10 +14,15 @@ from .markup import ROOT, directive_blocks, remove_blocks, tags
 
 def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A chapter without solutions: no ``{solution}`` blocks, no gated solution cells, no
-    ``exercise-solution`` cells; self-check cells keep their code but lose their outputs."""
+    ``exercise-solution`` cells, no listings of the package's source (the cells that
+    ``scripts/insert_listings.py`` marks ``{"iclbook": {"listing": ...}}``: they show the
+    implementations that the implement-exercises ask for); self-check cells keep their code
+    but lose their outputs."""
     nb = copy.deepcopy(nb)
     cells, gated = [], False
     for cell in nb.cells:
+        if is_listing(cell):
+            continue
         if cell.cell_type == "markdown":
             names = {b.name for b in directive_blocks(cell.source)}
             if "solution-start" in names:
@@ -48,6 +53,12 @@ def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         cells.append(cell)
     nb.cells = cells
     return nb
+
+
+def is_listing(cell: nbformat.NotebookNode) -> bool:
+    """True for a cell holding a listing of the package's source (see :func:`student_notebook`)."""
+    meta = cell.get("metadata", {}).get("iclbook", {})
+    return isinstance(meta, dict) and "listing" in meta
 
 
 def _before_gate(source: str) -> str:
