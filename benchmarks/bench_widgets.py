@@ -7,7 +7,7 @@ build time of chapters 6 and 8.  This script builds the five explorers of those 
 after another, the code before frame workers) and once with the default worker count,
 checks that both give the same PNG bytes, and prints a table::
 
-    .venv/bin/python benchmarks/bench_widgets.py            # run under the CPU lock
+    .venv/bin/python benchmarks/bench_widgets.py            # on an otherwise idle machine
 """
 
 from __future__ import annotations

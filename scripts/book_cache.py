@@ -88,7 +88,7 @@ def _installed() -> str:
     """
     importlib.invalidate_caches()  # a long-lived process (pytest) may hold a stale listing
     names = sorted({f"{d.metadata['Name']}=={d.version}".lower()
-                    for d in importlib.metadata.distributions()
+                    for d in importlib.metadata.distributions(path=_site_packages())
                     if d.metadata["Name"]})
     return hashlib.sha256("\n".join(names).encode()).hexdigest()
 

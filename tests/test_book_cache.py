@@ -77,6 +77,27 @@ def test_fingerprint_follows_package_lock_and_environment(tmp_path):
         book_cache.fingerprint(env, tmp_path)
 
 
+def test_installed_libraries_are_read_from_site_packages_only(tmp_path, monkeypatch):
+    """A pytest session puts its rootdir and other folders on ``sys.path`` (where e.g. an
+    ``*.egg-info`` may lie); the build does not. Only the environment's site-packages count,
+    so the recorder (inside pytest) and the build agree on the fingerprint."""
+    before = book_cache._installed()
+    planted = tmp_path / "planted_dist-1.0.dist-info"
+    planted.mkdir()
+    (planted / "METADATA").write_text("Metadata-Version: 2.1\nName: planted-dist\n"
+                                      "Version: 1.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib.metadata
+    assert any(d.metadata["Name"] == "planted-dist"
+               for d in importlib.metadata.distributions())       # visible on sys.path
+    assert book_cache._installed() == before                       # but not counted
+    site = tmp_path / "site"
+    site.mkdir()
+    planted.rename(site / planted.name)
+    monkeypatch.setattr(book_cache, "_site_packages", lambda: [str(site)])
+    assert book_cache._installed() != before                       # site-packages do count
+
+
 def test_a_package_change_wipes_the_cache(tmp_path):
     root, cache_dir = _package(tmp_path), tmp_path / "cache"
     nb = _executed(["print(1)", "print(2)"])
